@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROLES = sorted(p.parent.parent for p in Path(__file__).resolve().parent.parent.glob("roles/*/defaults/main.yml"))
+ROLES = sorted(p.parent.parent for p in Path(__file__).resolve().parents[2].glob("roles/*/defaults/main.yml"))
 
 
 def load(path: Path) -> dict:

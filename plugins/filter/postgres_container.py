@@ -1,0 +1,220 @@
+"""The antone.infra.postgres_container filter: what PGTune does not know about containers.
+
+Takes PGTune's settings (the antone.infra.pgtune filter) and the memory budget, and returns what
+the stack needs to run PostgreSQL in a container: the final settings (with the role's documented
+departures from PGTune), the container's /dev/shm size and memory limit, the huge pages to
+reserve on the host, and a token that changes exactly when PostgreSQL must restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+try:
+    from ansible_collections.antone.infra.plugins.filter.pgtune import (
+        KB_PER_MB,
+        format_kb,
+        parse_memory,
+    )
+except ImportError:  # pragma: no cover - only when loaded outside a collection path
+    from pgtune import KB_PER_MB, format_kb, parse_memory  # type: ignore[no-redef]
+
+DOCUMENTATION = r"""
+name: postgres_container
+author: antone.infra developers
+version_added: "0.1.0"
+short_description: Container-aware PostgreSQL settings, shm_size, memory limit and restart token
+description:
+  - Applies the postgres_tuning role's departures from PGTune to PGTune's settings and sizes the
+    container around them. Docker's default /dev/shm is 64 MB, and parallel hash joins put their
+    shared hash tables there.
+options:
+  _input:
+    description: PGTune's settings, as returned by antone.infra.pgtune.
+    type: dict
+    required: true
+  budget_mb:
+    description: Memory given to PostgreSQL, in MB.
+    type: int
+    required: true
+  work_mem_cap_mb:
+    description: Cap on work_mem in MB; 0 keeps PGTune's value.
+    type: int
+    default: 0
+  keep_hash_memory:
+    description: When the cap lowers work_mem, raise hash_mem_multiplier so hash tables keep PGTune's size.
+    type: bool
+    default: true
+  parallel_queries:
+    description: Parallel queries expected at once; sizes /dev/shm.
+    type: int
+    default: 2
+  huge_pages:
+    description: Reserve huge pages on the host for the shared memory.
+    type: bool
+    default: false
+  extra_settings:
+    description: Settings applied last, as given.
+    type: dict
+    default: {}
+  restart_settings:
+    description: Settings read only at server start; they and the container's memory make the restart token.
+    type: list
+    elements: str
+"""
+
+EXAMPLES = r"""
+- name: Container-aware settings for a 12 GB budget
+  ansible.builtin.set_fact:
+    tuned: "{{ 12288 | antone.infra.pgtune(cpus=6) | antone.infra.postgres_container(budget_mb=12288) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: C(settings), C(shm_size) and C(shm_size_mb), C(memory_limit) and C(memory_limit_mb),
+    C(nr_hugepages), C(restart_token), and C(command) (C(postgres -c name=value ...) as a list).
+  type: dict
+"""
+
+DEFAULT_HASH_MEM_MULTIPLIER = 2.0  # PostgreSQL 15+ default
+MAX_HASH_MEM_MULTIPLIER = 1000.0
+SHM_BASE_MB = 64  # small DSM segments every parallel query sets up
+SHM_MIN_MB = 128
+SHM_STEP_MB = 64
+HUGE_PAGE_KB = 2048
+HEADROOM_MB = 256  # backends' own memory on top of shared_buffers and /dev/shm
+DEFAULT_RESTART_SETTINGS = (
+    "shared_buffers",
+    "max_connections",
+    "huge_pages",
+    "max_worker_processes",
+    "wal_buffers",
+    "wal_level",
+    "max_wal_senders",
+    "autovacuum_max_workers",
+)
+
+
+class PostgresContainerError(ValueError):
+    """Bad input: the message names the argument."""
+
+
+def round_up(value: float, step: int) -> int:
+    return int(math.ceil(value / step) * step)
+
+
+def apply_work_mem_cap(settings: dict[str, Any], cap_mb: int, keep_hash_memory: bool) -> dict[str, Any]:
+    """Lower work_mem to the cap; keep hash tables at PGTune's size through hash_mem_multiplier."""
+    if cap_mb <= 0:
+        return dict(settings)
+    pgtune_kb = parse_memory(settings["work_mem"])
+    cap_kb = cap_mb * KB_PER_MB
+    if pgtune_kb <= cap_kb:
+        return dict(settings)
+    out = dict(settings, work_mem=format_kb(cap_kb))
+    if keep_hash_memory:
+        multiplier = min(DEFAULT_HASH_MEM_MULTIPLIER * pgtune_kb / cap_kb, MAX_HASH_MEM_MULTIPLIER)
+        out["hash_mem_multiplier"] = round(multiplier, 1)
+    return out
+
+
+def hash_memory_kb(settings: dict[str, Any]) -> float:
+    multiplier = float(settings.get("hash_mem_multiplier", DEFAULT_HASH_MEM_MULTIPLIER))
+    return parse_memory(settings["work_mem"]) * multiplier
+
+
+def shm_size_mb(settings: dict[str, Any], parallel_queries: int) -> int:
+    """/dev/shm for parallel hash joins: each shares a hash table of hash memory per process."""
+    processes = int(settings.get("max_parallel_workers_per_gather", 0)) + 1
+    if processes == 1:
+        return SHM_MIN_MB
+    need_mb = SHM_BASE_MB + parallel_queries * processes * hash_memory_kb(settings) / KB_PER_MB
+    return max(SHM_MIN_MB, round_up(need_mb, SHM_STEP_MB))
+
+
+def memory_limit_mb(settings: dict[str, Any], budget_mb: int, shm_mb: int) -> int:
+    """The container's limit: the budget, and never less than shared memory, /dev/shm and headroom
+    (tmpfs pages count against the container's memory)."""
+    shared_mb = parse_memory(settings["shared_buffers"]) / KB_PER_MB
+    return max(budget_mb, round_up(shared_mb + shm_mb + HEADROOM_MB, SHM_STEP_MB))
+
+
+def nr_hugepages(settings: dict[str, Any]) -> int:
+    """Huge pages for the main shared memory segment: shared_buffers plus about 6 % and 64 MB."""
+    shared_kb = parse_memory(settings["shared_buffers"])
+    return int(math.ceil((shared_kb * 1.06 + 64 * KB_PER_MB) / HUGE_PAGE_KB))
+
+
+def restart_token(settings: dict[str, Any], restart_settings: tuple | list, shm_mb: int, limit_mb: int) -> str:
+    relevant = {name: settings[name] for name in sorted(restart_settings) if name in settings}
+    blob = json.dumps({"settings": relevant, "shm_mb": shm_mb, "limit_mb": limit_mb}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def pg_value(value: Any) -> str:
+    """A setting's value as postgres -c reads it."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def command_args(settings: dict[str, Any]) -> list[str]:
+    """postgres -c name=value ... for each setting, in a stable order."""
+    args = []
+    for name in sorted(settings):
+        args += ["-c", f"{name}={pg_value(settings[name])}"]
+    return args
+
+
+def postgres_container(
+    pgtune_settings: dict[str, Any],
+    budget_mb: int,
+    work_mem_cap_mb: int = 0,
+    keep_hash_memory: bool = True,
+    parallel_queries: int = 2,
+    huge_pages: bool = False,
+    extra_settings: dict[str, Any] | None = None,
+    restart_settings: tuple | list = DEFAULT_RESTART_SETTINGS,
+) -> dict[str, Any]:
+    if not isinstance(pgtune_settings, dict) or "shared_buffers" not in pgtune_settings:
+        raise PostgresContainerError("postgres_container: the input must be the pgtune filter's settings")
+    for name, value in (("budget_mb", budget_mb), ("parallel_queries", parallel_queries)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise PostgresContainerError(f"postgres_container: {name} must be a whole number of at least 1, got {value!r}")
+    if isinstance(work_mem_cap_mb, bool) or not isinstance(work_mem_cap_mb, int) or work_mem_cap_mb < 0:
+        raise PostgresContainerError(f"postgres_container: work_mem_cap_mb must be 0 or more, got {work_mem_cap_mb!r}")
+    settings = apply_work_mem_cap(pgtune_settings, work_mem_cap_mb, keep_hash_memory)
+    if huge_pages:
+        settings["huge_pages"] = "try"
+    settings.update(extra_settings or {})
+    shm_mb = shm_size_mb(settings, parallel_queries)
+    limit_mb = memory_limit_mb(settings, budget_mb, shm_mb)
+    return {
+        "settings": settings,
+        "shm_size_mb": shm_mb,
+        "shm_size": f"{shm_mb}m",
+        "memory_limit_mb": limit_mb,
+        "memory_limit": f"{limit_mb}m",
+        "nr_hugepages": nr_hugepages(settings) if huge_pages else 0,
+        "restart_token": restart_token(settings, restart_settings, shm_mb, limit_mb),
+        "command": ["postgres", *command_args(settings)],
+    }
+
+
+class FilterModule:
+    """Ansible filter plugin entry point."""
+
+    def filters(self) -> dict[str, Any]:
+        return {"postgres_container": _ansible_postgres_container}
+
+
+def _ansible_postgres_container(pgtune_settings: Any, **kwargs: Any) -> dict[str, Any]:
+    try:
+        return postgres_container(pgtune_settings, **kwargs)
+    except PostgresContainerError as error:
+        from ansible.errors import AnsibleFilterError
+
+        raise AnsibleFilterError(str(error)) from error

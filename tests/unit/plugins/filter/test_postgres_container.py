@@ -1,0 +1,100 @@
+"""Unit tests for the postgres_container filter."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.antone.infra.plugins.filter.pgtune import parse_memory, pgtune
+from ansible_collections.antone.infra.plugins.filter.postgres_container import (
+    PostgresContainerError,
+    apply_work_mem_cap,
+    postgres_container,
+    shm_size_mb,
+)
+
+HOST = pgtune(12288, cpus=6, max_connections=100)  # the user's host: 12 GB of 32 GB, 6 CPUs
+
+
+def test_pgtune_settings_pass_through_without_departures() -> None:
+    result = postgres_container(HOST, budget_mb=12288)
+    assert result["settings"] == HOST
+    assert result["memory_limit"] == "12288m"
+    assert result["nr_hugepages"] == 0
+
+
+def test_shm_holds_the_parallel_hash_tables() -> None:
+    result = postgres_container(HOST, budget_mb=12288, parallel_queries=2)
+    hash_mb = parse_memory(HOST["work_mem"]) * 2.0 / 1024
+    processes = HOST["max_parallel_workers_per_gather"] + 1
+    assert result["shm_size_mb"] >= 2 * processes * hash_mb
+    assert result["shm_size_mb"] % 64 == 0
+    assert result["shm_size_mb"] > 64  # Docker's default is too small
+
+
+def test_no_parallel_workers_needs_only_the_minimum_shm() -> None:
+    small = pgtune(2048, cpus=2)
+    assert shm_size_mb(small, 2) == 128
+
+
+def test_memory_limit_covers_shared_memory_and_shm() -> None:
+    settings = dict(HOST, shared_buffers="11GB")
+    result = postgres_container(settings, budget_mb=12288)
+    assert result["memory_limit_mb"] >= 11 * 1024 + result["shm_size_mb"]
+
+
+def test_work_mem_cap_keeps_hash_memory() -> None:
+    capped = apply_work_mem_cap(HOST, 8, keep_hash_memory=True)
+    assert capped["work_mem"] == "8MB"
+    hash_kb = parse_memory(capped["work_mem"]) * capped["hash_mem_multiplier"]
+    assert hash_kb == pytest.approx(parse_memory(HOST["work_mem"]) * 2.0, rel=0.01)
+
+
+def test_work_mem_cap_without_hash_memory_and_below_the_cap() -> None:
+    assert "hash_mem_multiplier" not in apply_work_mem_cap(HOST, 8, keep_hash_memory=False)
+    assert apply_work_mem_cap(HOST, 1024, keep_hash_memory=True) == HOST
+    assert apply_work_mem_cap(HOST, 0, keep_hash_memory=True) == HOST
+
+
+def test_restart_token_changes_exactly_when_a_restart_is_needed() -> None:
+    base = postgres_container(HOST, budget_mb=12288)["restart_token"]
+    reload_only = postgres_container(dict(HOST, random_page_cost=2.0), budget_mb=12288)["restart_token"]
+    assert reload_only == base
+    restart = postgres_container(dict(HOST, shared_buffers="2GB"), budget_mb=12288)["restart_token"]
+    assert restart != base
+    bigger_container = postgres_container(HOST, budget_mb=14336)["restart_token"]
+    assert bigger_container != base
+
+
+def test_huge_pages_cover_shared_buffers() -> None:
+    result = postgres_container(HOST, budget_mb=12288, huge_pages=True)
+    assert result["nr_hugepages"] * 2048 >= parse_memory(HOST["shared_buffers"])
+    assert result["settings"]["huge_pages"] == "try"
+
+
+def test_extra_settings_win() -> None:
+    result = postgres_container(HOST, budget_mb=12288, extra_settings={"jit": "on", "log_min_duration_statement": 500})
+    assert result["settings"]["jit"] == "on"
+    assert result["settings"]["log_min_duration_statement"] == 500
+
+
+@pytest.mark.parametrize(
+    ("settings", "kwargs", "message"),
+    [
+        ({}, {"budget_mb": 1024}, "must be the pgtune filter's settings"),
+        (HOST, {"budget_mb": 0}, "budget_mb must be a whole number of at least 1"),
+        (HOST, {"budget_mb": 1024, "parallel_queries": 0}, "parallel_queries must be"),
+        (HOST, {"budget_mb": 1024, "work_mem_cap_mb": -1}, "work_mem_cap_mb must be 0 or more"),
+    ],
+)
+def test_bad_input(settings: dict, kwargs: dict, message: str) -> None:
+    with pytest.raises(PostgresContainerError, match=message):
+        postgres_container(settings, **kwargs)
+
+
+def test_command_passes_every_setting() -> None:
+    result = postgres_container(HOST, budget_mb=12288, extra_settings={"log_checkpoints": True})
+    command = result["command"]
+    assert command[0] == "postgres"
+    assert "shared_buffers=3GB" in command
+    assert "log_checkpoints=on" in command
+    assert command.count("-c") == len(result["settings"])
