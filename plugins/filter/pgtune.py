@@ -8,7 +8,7 @@ containers or of the other services on the host; the postgres_tuning role adds t
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 DOCUMENTATION = r"""
 name: pgtune
@@ -249,17 +249,22 @@ def pgtune(memory_mb: Any, **kwargs: Any) -> dict[str, Any]:
     return {k: format_kb(v) if k in MEMORY_SETTINGS else v for k, v in settings.items()}
 
 
+def as_ansible_filter(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps a pure function as a filter: its ValueError becomes Ansible's AnsibleFilterError."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except ValueError as error:
+            from ansible.errors import AnsibleFilterError  # here: the pure code needs no Ansible
+
+            raise AnsibleFilterError(str(error)) from error
+
+    return run
+
+
 class FilterModule:
     """Ansible filter plugin entry point."""
 
     def filters(self) -> dict[str, Any]:
-        return {"pgtune": _ansible_pgtune}
-
-
-def _ansible_pgtune(memory_mb: Any, **kwargs: Any) -> dict[str, Any]:
-    try:
-        return pgtune(memory_mb, **kwargs)
-    except PgtuneError as error:
-        from ansible.errors import AnsibleFilterError  # imported here: the pure code needs no Ansible
-
-        raise AnsibleFilterError(str(error)) from error
+        return {"pgtune": as_ansible_filter(pgtune)}

@@ -16,11 +16,12 @@ from typing import Any
 try:
     from ansible_collections.antone.infra.plugins.filter.pgtune import (
         KB_PER_MB,
+        as_ansible_filter,
         format_kb,
         parse_memory,
     )
 except ImportError:  # pragma: no cover - only when loaded outside a collection path
-    from pgtune import KB_PER_MB, format_kb, parse_memory  # type: ignore[no-redef]
+    from pgtune import KB_PER_MB, as_ansible_filter, format_kb, parse_memory  # type: ignore[no-redef]
 
 DOCUMENTATION = r"""
 name: postgres_container
@@ -44,10 +45,16 @@ options:
     description: Cap on work_mem in MB; 0 keeps PGTune's value.
     type: int
     default: 0
-  keep_hash_memory:
-    description: When the cap lowers work_mem, raise hash_mem_multiplier so hash tables keep PGTune's size.
-    type: bool
-    default: true
+  maintenance_work_mem_cap_mb:
+    description: Cap on maintenance_work_mem (index builds, VACUUM) in MB; 0 keeps PGTune's value.
+    type: int
+    default: 0
+  hash_mem_multiplier:
+    description:
+      - Hash tables get PGTune's work_mem times this (PostgreSQL's default is 2.0). When the cap lowers
+        work_mem, hash_mem_multiplier is raised to match, so the cap never shrinks hash tables.
+    type: float
+    default: 2.0
   parallel_queries:
     description: Parallel queries expected at once; sizes /dev/shm.
     type: int
@@ -106,18 +113,24 @@ def round_up(value: float, step: int) -> int:
     return int(math.ceil(value / step) * step)
 
 
-def apply_work_mem_cap(settings: dict[str, Any], cap_mb: int, keep_hash_memory: bool) -> dict[str, Any]:
-    """Lower work_mem to the cap; keep hash tables at PGTune's size through hash_mem_multiplier."""
-    if cap_mb <= 0:
-        return dict(settings)
+def apply_work_mem(settings: dict[str, Any], cap_mb: int, hash_multiplier: float) -> dict[str, Any]:
+    """Sorts get PGTune's work_mem, lowered to the cap; hash tables get PGTune's work_mem times
+    hash_multiplier, whatever the cap (through hash_mem_multiplier)."""
+    out = dict(settings)
     pgtune_kb = parse_memory(settings["work_mem"])
-    cap_kb = cap_mb * KB_PER_MB
-    if pgtune_kb <= cap_kb:
-        return dict(settings)
-    out = dict(settings, work_mem=format_kb(cap_kb))
-    if keep_hash_memory:
-        multiplier = min(DEFAULT_HASH_MEM_MULTIPLIER * pgtune_kb / cap_kb, MAX_HASH_MEM_MULTIPLIER)
+    work_mem_kb = min(pgtune_kb, cap_mb * KB_PER_MB) if cap_mb > 0 else pgtune_kb
+    out["work_mem"] = format_kb(work_mem_kb)
+    multiplier = min(hash_multiplier * pgtune_kb / work_mem_kb, MAX_HASH_MEM_MULTIPLIER)
+    if round(multiplier, 1) != DEFAULT_HASH_MEM_MULTIPLIER:
         out["hash_mem_multiplier"] = round(multiplier, 1)
+    return out
+
+
+def apply_maintenance_cap(settings: dict[str, Any], cap_mb: int) -> dict[str, Any]:
+    """Lower maintenance_work_mem to the cap (index builds sort in it, like queries in work_mem)."""
+    out = dict(settings)
+    if cap_mb > 0 and parse_memory(settings["maintenance_work_mem"]) > cap_mb * KB_PER_MB:
+        out["maintenance_work_mem"] = format_kb(cap_mb * KB_PER_MB)
     return out
 
 
@@ -173,7 +186,8 @@ def postgres_container(
     pgtune_settings: dict[str, Any],
     budget_mb: int,
     work_mem_cap_mb: int = 0,
-    keep_hash_memory: bool = True,
+    hash_mem_multiplier: float = DEFAULT_HASH_MEM_MULTIPLIER,
+    maintenance_work_mem_cap_mb: int = 0,
     parallel_queries: int = 2,
     huge_pages: bool = False,
     extra_settings: dict[str, Any] | None = None,
@@ -184,9 +198,17 @@ def postgres_container(
     for name, value in (("budget_mb", budget_mb), ("parallel_queries", parallel_queries)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise PostgresContainerError(f"postgres_container: {name} must be a whole number of at least 1, got {value!r}")
-    if isinstance(work_mem_cap_mb, bool) or not isinstance(work_mem_cap_mb, int) or work_mem_cap_mb < 0:
-        raise PostgresContainerError(f"postgres_container: work_mem_cap_mb must be 0 or more, got {work_mem_cap_mb!r}")
-    settings = apply_work_mem_cap(pgtune_settings, work_mem_cap_mb, keep_hash_memory)
+    for name, value in (("work_mem_cap_mb", work_mem_cap_mb), ("maintenance_work_mem_cap_mb", maintenance_work_mem_cap_mb)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise PostgresContainerError(f"postgres_container: {name} must be 0 or more, got {value!r}")
+    if isinstance(hash_mem_multiplier, bool) or not isinstance(hash_mem_multiplier, (int, float)) or not (
+        1.0 <= hash_mem_multiplier <= MAX_HASH_MEM_MULTIPLIER
+    ):
+        raise PostgresContainerError(
+            f"postgres_container: hash_mem_multiplier must be 1 to 1000, got {hash_mem_multiplier!r}"
+        )
+    settings = apply_work_mem(pgtune_settings, work_mem_cap_mb, float(hash_mem_multiplier))
+    settings = apply_maintenance_cap(settings, maintenance_work_mem_cap_mb)
     if huge_pages:
         settings["huge_pages"] = "try"
     settings.update(extra_settings or {})
@@ -208,13 +230,4 @@ class FilterModule:
     """Ansible filter plugin entry point."""
 
     def filters(self) -> dict[str, Any]:
-        return {"postgres_container": _ansible_postgres_container}
-
-
-def _ansible_postgres_container(pgtune_settings: Any, **kwargs: Any) -> dict[str, Any]:
-    try:
-        return postgres_container(pgtune_settings, **kwargs)
-    except PostgresContainerError as error:
-        from ansible.errors import AnsibleFilterError
-
-        raise AnsibleFilterError(str(error)) from error
+        return {"postgres_container": as_ansible_filter(postgres_container)}

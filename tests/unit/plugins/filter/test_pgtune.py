@@ -118,3 +118,12 @@ def test_bad_input_raises_a_clear_error(memory: object, kwargs: dict, message: s
     with pytest.raises(PgtuneError) as error:
         pgtune(memory, **kwargs)
     assert message in str(error.value)
+
+
+def test_the_ansible_filter_raises_ansible_errors() -> None:
+    from ansible.errors import AnsibleFilterError
+
+    from ansible_collections.antone.infra.plugins.filter.pgtune import FilterModule
+
+    with pytest.raises(AnsibleFilterError, match="workload must be one of"):
+        FilterModule().filters()["pgtune"](4096, workload="olap")

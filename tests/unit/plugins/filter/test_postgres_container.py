@@ -7,7 +7,7 @@ import pytest
 from ansible_collections.antone.infra.plugins.filter.pgtune import parse_memory, pgtune
 from ansible_collections.antone.infra.plugins.filter.postgres_container import (
     PostgresContainerError,
-    apply_work_mem_cap,
+    apply_work_mem,
     postgres_container,
     shm_size_mb,
 )
@@ -23,8 +23,8 @@ def test_pgtune_settings_pass_through_without_departures() -> None:
 
 
 def test_shm_holds_the_parallel_hash_tables() -> None:
-    result = postgres_container(HOST, budget_mb=12288, parallel_queries=2)
-    hash_mb = parse_memory(HOST["work_mem"]) * 2.0 / 1024
+    result = postgres_container(HOST, budget_mb=12288, parallel_queries=2, hash_mem_multiplier=8.0)
+    hash_mb = parse_memory(HOST["work_mem"]) * 8.0 / 1024
     processes = HOST["max_parallel_workers_per_gather"] + 1
     assert result["shm_size_mb"] >= 2 * processes * hash_mb
     assert result["shm_size_mb"] % 64 == 0
@@ -43,16 +43,28 @@ def test_memory_limit_covers_shared_memory_and_shm() -> None:
 
 
 def test_work_mem_cap_keeps_hash_memory() -> None:
-    capped = apply_work_mem_cap(HOST, 8, keep_hash_memory=True)
+    capped = apply_work_mem(HOST, 8, 2.0)
     assert capped["work_mem"] == "8MB"
     hash_kb = parse_memory(capped["work_mem"]) * capped["hash_mem_multiplier"]
     assert hash_kb == pytest.approx(parse_memory(HOST["work_mem"]) * 2.0, rel=0.01)
 
 
-def test_work_mem_cap_without_hash_memory_and_below_the_cap() -> None:
-    assert "hash_mem_multiplier" not in apply_work_mem_cap(HOST, 8, keep_hash_memory=False)
-    assert apply_work_mem_cap(HOST, 1024, keep_hash_memory=True) == HOST
-    assert apply_work_mem_cap(HOST, 0, keep_hash_memory=True) == HOST
+def test_hash_multiplier_scales_hash_memory_only() -> None:
+    tuned = apply_work_mem(HOST, 0, 8.0)
+    assert tuned["work_mem"] == HOST["work_mem"]
+    assert tuned["hash_mem_multiplier"] == 8.0
+
+
+def test_maintenance_cap() -> None:
+    assert postgres_container(HOST, budget_mb=12288, maintenance_work_mem_cap_mb=128)["settings"]["maintenance_work_mem"] == "128MB"
+    assert postgres_container(HOST, budget_mb=12288, maintenance_work_mem_cap_mb=0)["settings"]["maintenance_work_mem"] == "768MB"
+    small = pgtune(1024, cpus=2)
+    assert postgres_container(small, budget_mb=1024, maintenance_work_mem_cap_mb=128)["settings"]["maintenance_work_mem"] == "64MB"
+
+
+def test_no_departure_is_pgtune_exactly() -> None:
+    assert apply_work_mem(HOST, 0, 2.0) == HOST
+    assert apply_work_mem(HOST, 1024, 2.0) == HOST
 
 
 def test_restart_token_changes_exactly_when_a_restart_is_needed() -> None:
@@ -84,6 +96,8 @@ def test_extra_settings_win() -> None:
         (HOST, {"budget_mb": 0}, "budget_mb must be a whole number of at least 1"),
         (HOST, {"budget_mb": 1024, "parallel_queries": 0}, "parallel_queries must be"),
         (HOST, {"budget_mb": 1024, "work_mem_cap_mb": -1}, "work_mem_cap_mb must be 0 or more"),
+        (HOST, {"budget_mb": 1024, "hash_mem_multiplier": 0.5}, "hash_mem_multiplier must be 1 to 1000"),
+        (HOST, {"budget_mb": 1024, "maintenance_work_mem_cap_mb": -5}, "maintenance_work_mem_cap_mb must be 0 or more"),
     ],
 )
 def test_bad_input(settings: dict, kwargs: dict, message: str) -> None:
