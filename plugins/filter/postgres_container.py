@@ -49,6 +49,13 @@ options:
     description: Cap on maintenance_work_mem (index builds, VACUUM) in MB; 0 keeps PGTune's value.
     type: int
     default: 0
+  parallel_tuple_cost:
+    description:
+      - The planner's cost of passing one row from a parallel worker; 0 leaves PostgreSQL's 0.1.
+        With PGTune's larger work_mem the planner prices a big sort cheaper on one core than in
+        parallel, and loses the parallel sort (see the README's benchmark).
+    type: float
+    default: 0
   hash_mem_multiplier:
     description:
       - Hash tables get PGTune's work_mem times this (PostgreSQL's default is 2.0). When the cap lowers
@@ -188,6 +195,7 @@ def postgres_container(
     work_mem_cap_mb: int = 0,
     hash_mem_multiplier: float = DEFAULT_HASH_MEM_MULTIPLIER,
     maintenance_work_mem_cap_mb: int = 0,
+    parallel_tuple_cost: float = 0,
     parallel_queries: int = 2,
     huge_pages: bool = False,
     extra_settings: dict[str, Any] | None = None,
@@ -209,6 +217,12 @@ def postgres_container(
         )
     settings = apply_work_mem(pgtune_settings, work_mem_cap_mb, float(hash_mem_multiplier))
     settings = apply_maintenance_cap(settings, maintenance_work_mem_cap_mb)
+    if isinstance(parallel_tuple_cost, bool) or not isinstance(parallel_tuple_cost, (int, float)) or parallel_tuple_cost < 0:
+        raise PostgresContainerError(
+            f"postgres_container: parallel_tuple_cost must be 0 (PostgreSQL's own) or more, got {parallel_tuple_cost!r}"
+        )
+    if parallel_tuple_cost > 0:
+        settings["parallel_tuple_cost"] = parallel_tuple_cost
     if huge_pages:
         settings["huge_pages"] = "try"
     settings.update(extra_settings or {})

@@ -62,6 +62,11 @@ def test_maintenance_cap() -> None:
     assert postgres_container(small, budget_mb=1024, maintenance_work_mem_cap_mb=128)["settings"]["maintenance_work_mem"] == "64MB"
 
 
+def test_parallel_tuple_cost_only_when_asked() -> None:
+    assert "parallel_tuple_cost" not in postgres_container(HOST, budget_mb=12288)["settings"]
+    assert postgres_container(HOST, budget_mb=12288, parallel_tuple_cost=0.05)["settings"]["parallel_tuple_cost"] == 0.05
+
+
 def test_no_departure_is_pgtune_exactly() -> None:
     assert apply_work_mem(HOST, 0, 2.0) == HOST
     assert apply_work_mem(HOST, 1024, 2.0) == HOST
@@ -98,6 +103,7 @@ def test_extra_settings_win() -> None:
         (HOST, {"budget_mb": 1024, "work_mem_cap_mb": -1}, "work_mem_cap_mb must be 0 or more"),
         (HOST, {"budget_mb": 1024, "hash_mem_multiplier": 0.5}, "hash_mem_multiplier must be 1 to 1000"),
         (HOST, {"budget_mb": 1024, "maintenance_work_mem_cap_mb": -5}, "maintenance_work_mem_cap_mb must be 0 or more"),
+        (HOST, {"budget_mb": 1024, "parallel_tuple_cost": -1}, "parallel_tuple_cost must be 0"),
     ],
 )
 def test_bad_input(settings: dict, kwargs: dict, message: str) -> None:
