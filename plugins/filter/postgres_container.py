@@ -109,6 +109,8 @@ DEFAULT_RESTART_SETTINGS = (
     "wal_level",
     "max_wal_senders",
     "autovacuum_max_workers",
+    "max_prepared_transactions",
+    "shared_preload_libraries",
 )
 
 
