@@ -10,7 +10,7 @@ COLLECTION_LINK := .collections/ansible_collections/antone/infra
 # Every Molecule scenario, or the ones named: make molecule SCENARIOS="docker"
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help setup testbed lint unit molecule test sandbox sandbox-destroy build clean
+.PHONY: help setup testbed lint unit integration molecule test sandbox sandbox-destroy build clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -34,8 +34,11 @@ lint: setup  ## ansible-lint (production profile) and yamllint
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production
 
-unit: setup  ## Python unit tests
-	$(BIN)/pytest
+unit: setup  ## Python unit tests (plugins, role specs, dev-ctl.sh, the test bed tool)
+	$(BIN)/pytest tools tests/unit
+
+integration: testbed  ## Every inventory rendered by the stack role and checked by `docker compose config`
+	$(BIN)/pytest tests/integration
 
 molecule: testbed  ## Every Molecule scenario (or SCENARIOS="a b")
 	@passed=0; failed=0; failed_names=""; \
@@ -47,7 +50,7 @@ molecule: testbed  ## Every Molecule scenario (or SCENARIOS="a b")
 	echo "molecule:"; echo "$$passed passed, $$failed failed"; \
 	if [ $$failed -gt 0 ]; then echo "failed scenarios:$$failed_names"; exit 1; fi
 
-test: lint unit molecule  ## Everything CI runs: lint, unit tests, every Molecule scenario
+test: lint unit integration molecule  ## Everything CI runs: lint, unit and integration tests, every Molecule scenario
 
 sandbox: testbed  ## Run site.yml against a local sandbox host (a systemd container)
 	$(BIN)/ansible-playbook testbed/sandbox.yml

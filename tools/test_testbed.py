@@ -39,8 +39,32 @@ def test_parse_from_lines(dockerfile: str, parents: tuple[str, ...]) -> None:
     assert testbed.parse_from_lines(dockerfile) == parents
 
 
-def test_archive_path_names_the_image() -> None:
-    assert testbed.archive_path("antone-test/busybox:local").name == "busybox.tar"
+def test_archive_path_names_the_archive() -> None:
+    assert testbed.archive_path("busybox").name == "busybox.tar"
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"), [(True, "busybox"), (False, ""), ("", ""), ("stack", "stack")]
+)
+def test_archive_name(option: bool | str, expected: str) -> None:
+    assert testbed.archive_name(option, "busybox") == expected
+
+
+@pytest.mark.parametrize("option", ["../up", "Stack Images", 3])
+def test_archive_name_refuses_a_path_or_other_types(option: object) -> None:
+    with pytest.raises(ValueError, match="archive must be"):
+        testbed.archive_name(option, "busybox")  # type: ignore[arg-type]
+
+
+def test_archive_groups_bundle_images_that_share_a_name(tmp_path: Path) -> None:
+    images = [
+        testbed.DerivedImage("a:1", tmp_path, archive="stack"),
+        testbed.DerivedImage("b:1", tmp_path, archive="stack"),
+        testbed.DerivedImage("c:1", tmp_path, archive="c"),
+        testbed.DerivedImage("d:1", tmp_path),
+    ]
+    groups = testbed.archive_groups(images)
+    assert {k: [i.name for i in v] for k, v in groups.items()} == {"stack": ["a:1", "b:1"], "c": ["c:1"]}
 
 
 def test_host_recipes_differ_by_suite() -> None:

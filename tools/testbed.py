@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -110,7 +111,8 @@ class DerivedImage:
     name: str
     directory: Path
     parents: tuple[str, ...] = field(default_factory=tuple)
-    archive: bool = False  # also saved to .cache/testbed/archives for loading inside test hosts
+    archive: str = ""  # the archive under .cache/testbed/archives it is saved to, for test hosts
+
 
     def recipe(self, parent_recipes: list[str]) -> str:
         return recipe_hash(RECIPE_VERSION, *parent_recipes, *tree_digest(self.directory))
@@ -167,7 +169,7 @@ def derived_images() -> list[DerivedImage]:
                 name=options.get("name", f"antone-test/{directory.name}:local"),
                 directory=directory,
                 parents=parse_from_lines((directory / "Dockerfile").read_text()),
-                archive=bool(options.get("archive", False)),
+                archive=archive_name(options.get("archive", False), directory.name),
             )
         )
     return images
@@ -265,19 +267,40 @@ def build_host(image: HostImage, recipe: str) -> None:
             sys.exit(f"testbed: packing {rootfs} failed")
 
 
-def archive_path(name: str) -> Path:
-    """Where an image is saved for loading inside test hosts: antone-test/busybox:local -> busybox.tar."""
-    return ARCHIVES_DIR / (name.split("/")[-1].split(":")[0] + ".tar")
+def archive_name(option: bool | str, directory: str) -> str:
+    """image.json's "archive": true saves the image alone (<dir>.tar), a name bundles every image
+    that gives the same name into one archive (<name>.tar), so that shared layers travel once."""
+    if option is True:
+        return directory
+    if option is False or option == "":
+        return ""
+    if not isinstance(option, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", option):
+        raise ValueError(f"testbed/images/{directory}/image.json: archive must be true, false or a file name")
+    return option
 
 
-def save_archive(name: str, recipe: str) -> None:
-    path = archive_path(name)
+def archive_path(archive: str) -> Path:
+    """Where an archive is saved for loading inside test hosts: busybox -> .cache/testbed/archives/busybox.tar."""
+    return ARCHIVES_DIR / f"{archive}.tar"
+
+
+def save_archive(archive: str, names: list[str], recipe: str) -> None:
+    path = archive_path(archive)
     stamp = path.with_suffix(".recipe")
     if path.is_file() and stamp.is_file() and stamp.read_text() == recipe:
         return
     ARCHIVES_DIR.mkdir(parents=True, exist_ok=True)
-    run(["docker", "save", "-o", str(path), name])
+    run(["docker", "save", "-o", str(path), *sorted(names)])
     stamp.write_text(recipe)
+
+
+def archive_groups(images: list[DerivedImage]) -> dict[str, list[DerivedImage]]:
+    """The images of each archive, by archive name."""
+    groups: dict[str, list[DerivedImage]] = {}
+    for image in images:
+        if image.archive:
+            groups.setdefault(image.archive, []).append(image)
+    return groups
 
 
 def build_all(force: bool = False) -> None:
@@ -304,9 +327,9 @@ def build_all(force: bool = False) -> None:
                      "-t", image.name, str(image.directory)])
             else:
                 print(f"{image.name}: up to date ({recipe})", flush=True)
-            if image.archive:
-                save_archive(image.name, recipe)
             pending.remove(image)
+    for archive, members in archive_groups(derived_images()).items():
+        save_archive(archive, [m.name for m in members], recipe_hash(*(recipes[m.name] for m in members)))
     quiet(["docker", "image", "prune", "--force"])  # the untagged build stages
 
 

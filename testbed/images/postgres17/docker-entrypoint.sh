@@ -20,6 +20,14 @@ if [ "${1:0:1}" = '-' ]; then
   set -- postgres "$@"
 fi
 
+# Like the official image, read the _FILE secrets while still root (a secret file may be readable
+# by root only), then drop to postgres with the values in the environment.
+if [ "$1" = 'postgres' ]; then
+  file_env POSTGRES_PASSWORD
+  file_env POSTGRES_USER postgres
+  file_env POSTGRES_DB "$POSTGRES_USER"
+fi
+
 if [ "$1" = 'postgres' ] && [ "$(id -u)" = '0' ]; then
   mkdir -p "$PGDATA"
   chown postgres:postgres "$PGDATA"
@@ -28,9 +36,6 @@ if [ "$1" = 'postgres' ] && [ "$(id -u)" = '0' ]; then
 fi
 
 if [ "$1" = 'postgres' ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
-  file_env POSTGRES_PASSWORD
-  file_env POSTGRES_USER postgres
-  file_env POSTGRES_DB "$POSTGRES_USER"
   if [ -z "$POSTGRES_PASSWORD" ]; then
     echo "error: the database is uninitialised and POSTGRES_PASSWORD is not set" >&2
     exit 1
