@@ -3,8 +3,10 @@
 
 One PostgreSQL 17 image (the test bed's antone-test/postgres17:local) and one data volume
 (pgbench at --scale), the configurations alternating in every round after a warm-up round.
-Each configuration starts a fresh server, so each measurement is the first after a restart:
-PostgreSQL's own buffers start cold, the OS page cache (which holds the whole data set) warm.
+Each configuration starts a fresh server; each workload then runs twice in it. "first" is the
+first run after the restart (PostgreSQL's own buffers cold; the OS page cache usually holds the
+data, though this VM's proactive reclaim may evict it), "warm" the second run right after it:
+the steady state a server that runs for days lives in. Both are reported, with the targets.
 Run it on an otherwise idle machine: other work on two cores swamps the differences.
 
 Workloads: pgbench read-write and read-only (TPS, higher is better), and report queries bound
@@ -12,7 +14,7 @@ by work_mem and maintenance_work_mem (seconds, lower is better): a large sort, a
 aggregate and an index build. Prints each workload's median and min-max per configuration,
 the ratios of medians to stock (above 1 is faster), their geometric mean, and the targets.
 
-    python3 bench/postgres_tuning/run.py [--scale 100] [--rounds 5] [--budget-mb 8192]
+    python3 bench/postgres_tuning/run.py [--scale 100] [--rounds 5] [--budget-mb 8192] [--phases first|both]
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class Config:
     settings: dict
     shm_size: str = "64m"
     memory: str | None = None
-    results: dict[str, list[float]] = field(default_factory=dict)
+    results: dict[str, list[float]] = field(default_factory=dict)  # "phase/workload" -> values
 
 
 def sh(*cmd: str, check: bool = True, capture: bool = True) -> str:
@@ -105,7 +107,7 @@ def pgbench(seconds: int, read_only: bool) -> float:
     sys.exit(f"no tps in pgbench output:\n{out}")
 
 
-def run_round(config: Config, seconds: int, rows: int, record: bool) -> None:
+def run_round(config: Config, seconds: int, rows: int, record: bool, phases: tuple[str, ...]) -> None:
     start(config)
     measurements = {
         "sort": lambda: timed_query(QUERIES["sort"].format(rows=rows)),
@@ -115,15 +117,19 @@ def run_round(config: Config, seconds: int, rows: int, record: bool) -> None:
         "pgbench_rw": lambda: pgbench(seconds, read_only=False),
     }
     for workload, measure in measurements.items():
-        value = measure()
-        if workload == "index":
-            psql("DROP INDEX bench_idx")
-        if workload == "pgbench_rw":  # leave the next configuration the same table, and no autovacuum to race
-            psql("VACUUM ANALYZE pgbench_accounts")
-            psql("CHECKPOINT")
-        if record:
-            config.results.setdefault(workload, []).append(value)
-        print(f"  {config.name:7} {workload:11} {value:10.2f}", flush=True)
+        # "first": the first run after the restart; "warm": the run right after it, in the same server.
+        for phase in ("first", "warm"):
+            value = measure()
+            if workload == "index":
+                psql("DROP INDEX bench_idx")
+            if workload == "pgbench_rw":  # leave the next configuration the same table, and no autovacuum to race
+                psql("VACUUM ANALYZE pgbench_accounts")
+                psql("CHECKPOINT")
+            if record and phase in phases:
+                config.results.setdefault(f"{phase}/{workload}", []).append(value)
+            print(f"  {config.name:7} {phase:5} {workload:11} {value:10.2f}", flush=True)
+            if phases == ("first",):
+                break
 
 
 def prepare(scale: int) -> None:
@@ -173,10 +179,12 @@ def role_departures() -> dict:
     }
 
 
-def report(all_configs: list[Config]) -> int:
+def report(all_configs: list[Config], phase: str) -> bool:
     stock = all_configs[0]
-    workloads = list(stock.results)
-    print("\nworkload     config    median      min-max            ratio to stock")
+    workloads = [key for key in stock.results if key.startswith(f"{phase}/")]
+    print(f"\n== {phase}: " + ("the first run of each workload after a restart" if phase == "first"
+                               else "the second run, in the same server (steady state)"))
+    print("workload           config    median      min-max            ratio to stock")
     geomeans: dict[str, float] = {}
     ratios: dict[str, dict[str, float]] = {}
     for config in all_configs:
@@ -185,24 +193,24 @@ def report(all_configs: list[Config]) -> int:
             values = config.results[workload]
             median = statistics.median(values)
             base = statistics.median(stock.results[workload])
-            ratio = median / base if workload in HIGHER_IS_BETTER else base / median
+            ratio = median / base if workload.split("/")[1] in HIGHER_IS_BETTER else base / median
             ratios[config.name][workload] = ratio
-            unit = "tps" if workload in HIGHER_IS_BETTER else "s"
-            print(f"{workload:12} {config.name:7} {median:9.2f}{unit:3} {min(values):8.2f}-{max(values):<8.2f} {ratio:6.2f}x")
+            unit = "tps" if workload.split("/")[1] in HIGHER_IS_BETTER else "s"
+            print(f"{workload:18} {config.name:7} {median:9.2f}{unit:3} {min(values):8.2f}-{max(values):<8.2f} {ratio:6.2f}x")
         geomeans[config.name] = math.exp(statistics.fmean(math.log(r) for r in ratios[config.name].values()))
     print("\ngeometric mean of the median ratios to stock: "
           + ", ".join(f"{name} {value:.2f}x" for name, value in geomeans.items()))
     role = ratios["role"]
     checks = {
         "no workload below 0.95x stock": min(role.values()) >= 0.95,
-        "hash aggregate at least 1.5x stock": role["hash_agg"] >= 1.5,
+        "hash aggregate at least 1.5x stock": role[f"{phase}/hash_agg"] >= 1.5,
         "geometric mean at least 1.15x stock": geomeans["role"] >= 1.15,
         "geometric mean no worse than PGTune's": geomeans["role"] >= geomeans["pgtune"],
     }
-    print("\ntargets (role):")
+    print(f"\ntargets (role, {phase}):")
     for text, ok in checks.items():
         print(f"  {'met ' if ok else 'MISSED'} {text}")
-    return 0 if all(checks.values()) else 1
+    return all(checks.values())
 
 
 def main() -> int:
@@ -213,6 +221,8 @@ def main() -> int:
     parser.add_argument("--budget-mb", type=int, default=8192, help="memory for PostgreSQL")
     parser.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--keep", action="store_true", help="keep the data volume for the next run")
+    parser.add_argument("--phases", choices=("first", "both"), default="both",
+                        help="first: only the first run after each restart; both: also the warm second run")
     args = parser.parse_args()
     if args.rounds < 5:
         parser.error("--rounds must be at least 5")
@@ -221,18 +231,20 @@ def main() -> int:
     all_configs = configs(args.budget_mb, args.cpus)
     for config in all_configs:
         print(f"{config.name}: shm {config.shm_size}, memory {config.memory}, {config.settings}")
+    phases = ("first",) if args.phases == "first" else ("first", "warm")
     print("warm-up round", flush=True)
     for config in all_configs:
-        run_round(config, args.seconds, rows, record=False)
+        run_round(config, args.seconds, rows, record=False, phases=phases)
     for number in range(args.rounds):
         order = all_configs if number % 2 == 0 else list(reversed(all_configs))
         print(f"round {number + 1}", flush=True)
         for config in order:
-            run_round(config, args.seconds, rows, record=True)
+            run_round(config, args.seconds, rows, record=True, phases=phases)
     sh("docker", "rm", "-f", CONTAINER, check=False)
     if not args.keep:
         sh("docker", "volume", "rm", VOLUME, check=False)
-    return report(all_configs)
+    met = [report(all_configs, phase) for phase in phases]
+    return 0 if all(met) else 1
 
 
 if __name__ == "__main__":
