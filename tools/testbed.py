@@ -113,7 +113,6 @@ class DerivedImage:
     parents: tuple[str, ...] = field(default_factory=tuple)
     archive: str = ""  # the archive under .cache/testbed/archives it is saved to, for test hosts
 
-
     def recipe(self, parent_recipes: list[str]) -> str:
         return recipe_hash(RECIPE_VERSION, *parent_recipes, *tree_digest(self.directory))
 

@@ -333,12 +333,10 @@ def service_problems(name: str, spec: dict[str, Any], known: set[str], volumes: 
         problems.append(f"{where}: resources takes memory and cpus only")
     dev = spec.get("dev") or {}
     if not isinstance(dev, dict) or set(dev) - DEV_KEYS:
-        problems.append(f"{where}: dev takes {sorted(DEV_KEYS)} only")
-    elif reason := next(
-        (f"dev environment {k} {r}" for k, v in (dev.get("environment") or {}).items()
-         if (r := env_text_problem(scalar_text(v)))), ""
-    ):
-        problems.append(f"{where}: {reason}")
+        return problems + [f"{where}: dev takes {sorted(DEV_KEYS)} only"]
+    for variable, value in (dev.get("environment") or {}).items():
+        if reason := env_text_problem(scalar_text(value)):
+            problems.append(f"{where}: dev environment {variable} {reason}")
     return problems
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+
+try:
+    from ansible_collections.antone.infra.plugins.filter.urlquote import urlquote
+except ImportError:  # pragma: no cover - only when loaded outside a collection path
+    from urlquote import urlquote  # type: ignore[no-redef]
 
 DOCUMENTATION = r"""
 name: mask_secrets
@@ -43,7 +47,7 @@ MASK = "********"
 def secret_values(secrets: Any) -> list[str]:
     """Each value and its percent-encoded form, longest first, without empties."""
     values = secrets.values() if isinstance(secrets, dict) else (secrets or [])
-    forms = {form for value in values if str(value) for form in (str(value), quote(str(value), safe="-._~"))}
+    forms = {form for value in values if str(value) for form in (str(value), urlquote(value))}
     return sorted(forms, key=lambda v: (-len(v), v))
 
 

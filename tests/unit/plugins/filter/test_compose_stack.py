@@ -208,6 +208,8 @@ def test_good_data_has_no_problem() -> None:
         ({"services": services(api={"imagee": "x"})}, "unknown keys ['imagee']"),
         ({"services": services(api={"environment": {"A": "it's"}})}, "environment A contains a single quote"),
         ({"services": services(api={"environment": {"A-B": "x"}})}, "'A-B' is not a valid name"),
+        ({"services": services(api={"dev": {"environment": {"A": "it's"}}})}, "dev environment A contains a single quote"),
+        ({"services": services(api={"dev": {"build": "."}})}, "dev takes ['command', 'environment', 'ports', 'volumes'] only"),
         ({"services": services(api={"secrets": {"NODE_ENV": "database_url"}})}, "NODE_ENV is both in environment and in secrets"),
         ({"services": services(api={"healthcheck": {"interval": "1s"}})}, "healthcheck needs a test"),
         ({"services": services(api={"files": [{"path": "../x", "target": "/x", "content": ""}]})}, "must be relative"),
