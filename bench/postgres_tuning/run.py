@@ -208,9 +208,10 @@ def report(all_configs: list[Config], phase: str) -> bool:
             values = config.results[workload]
             median = statistics.median(values)
             base = statistics.median(stock.results[workload])
-            ratio = median / base if workload.split("/")[1] in HIGHER_IS_BETTER else base / median
+            higher_is_better = workload.split("/")[1] in HIGHER_IS_BETTER
+            ratio = median / base if higher_is_better else base / median
             ratios[config.name][workload] = ratio
-            unit = "tps" if workload.split("/")[1] in HIGHER_IS_BETTER else "s"
+            unit = "tps" if higher_is_better else "s"
             print(f"{workload:18} {config.name:7} {median:9.2f}{unit:3} {min(values):8.2f}-{max(values):<8.2f} {ratio:6.2f}x")
         geomeans[config.name] = math.exp(statistics.fmean(math.log(r) for r in ratios[config.name].values()))
     print("\ngeometric mean of the median ratios to stock: "
