@@ -75,3 +75,34 @@ def test_role_config_applies_the_departures() -> None:
     assert role.settings["hash_mem_multiplier"] == 8.0
     assert role.settings["maintenance_work_mem"] == "128MB"
     assert stock.memory == pgtune.memory == role.memory
+
+
+@pytest.mark.parametrize(
+    ("output", "seconds"),
+    [
+        ("Timing is on.\n1000001|0\nTime: 3012.246 ms (00:03.012)", 3.012246),
+        ("Timing is on.\nCREATE INDEX\nTime: 13183.537 ms (00:13.184)", 13.183537),
+        ("Timing is on.\nTime: 0.412 ms", 0.000412),
+    ],
+)
+def test_query_time_is_read_from_psql(output: str, seconds: float) -> None:
+    assert bench.psql_seconds(output) == pytest.approx(seconds)
+
+
+def test_missing_timing_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no timing"):
+        bench.psql_seconds("Timing is on.\n1000001|0")
+
+
+def test_every_configuration_starts_from_the_pristine_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, ...]] = []
+    monkeypatch.setattr(bench, "sh", lambda *cmd, **_: calls.append(cmd) or "")
+    monkeypatch.setattr(bench, "start", lambda config, volume=bench.VOLUME: calls.append(("start", volume)))
+    monkeypatch.setattr(bench, "prewarm_page_cache", lambda: None)
+    monkeypatch.setattr(bench, "timed_query", lambda sql: 1.0)
+    monkeypatch.setattr(bench, "pgbench", lambda seconds, read_only: 100.0)
+    monkeypatch.setattr(bench, "psql", lambda *commands: "")
+    bench.run_round(bench.Config("role", {}), seconds=1, rows=10, record=False, phases=("first",))
+    copy = next(index for index, cmd in enumerate(calls) if f"{bench.PRISTINE}:/from:ro" in cmd)
+    assert f"{bench.VOLUME}:/to" in calls[copy]
+    assert calls.index(("start", bench.VOLUME)) > copy
