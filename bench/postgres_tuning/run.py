@@ -220,6 +220,7 @@ def role_departures() -> dict:
         "hash_mem_multiplier": float(defaults["postgres_tuning_hash_mem_multiplier"]),
         "maintenance_work_mem_cap_mb": defaults["postgres_tuning_maintenance_work_mem_cap_mb"],
         "parallel_tuple_cost": float(defaults["postgres_tuning_parallel_tuple_cost"]),
+        "jit_above_cost": int(defaults["postgres_tuning_jit_above_cost"]),
         "parallel_queries": defaults["postgres_tuning_parallel_queries"],
     }
 

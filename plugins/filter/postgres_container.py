@@ -56,6 +56,13 @@ options:
         parallel, and loses the parallel sort (see the README's benchmark).
     type: float
     default: 0
+  jit_above_cost:
+    description:
+      - Where PGTune turns JIT off (web, oltp and mixed), keep it on for queries the planner prices
+        above this cost (long report queries; PostgreSQL's own threshold is 100000). 0 keeps
+        PGTune's jit=off. Leaves dw and desktop, where PGTune keeps PostgreSQL's JIT, as they are.
+    type: int
+    default: 0
   hash_mem_multiplier:
     description:
       - Hash tables get PGTune's work_mem times this (PostgreSQL's default is 2.0). When the cap lowers
@@ -143,6 +150,15 @@ def apply_maintenance_cap(settings: dict[str, Any], cap_mb: int) -> dict[str, An
     return out
 
 
+def apply_jit(settings: dict[str, Any], above_cost: int) -> dict[str, Any]:
+    """JIT back on where PGTune turned it off, for queries priced above above_cost alone."""
+    out = dict(settings)
+    if above_cost > 0 and out.get("jit") == "off":
+        out["jit"] = "on"
+        out["jit_above_cost"] = above_cost
+    return out
+
+
 def hash_memory_kb(settings: dict[str, Any]) -> float:
     multiplier = float(settings.get("hash_mem_multiplier", DEFAULT_HASH_MEM_MULTIPLIER))
     return parse_memory(settings["work_mem"]) * multiplier
@@ -198,6 +214,7 @@ def postgres_container(
     hash_mem_multiplier: float = DEFAULT_HASH_MEM_MULTIPLIER,
     maintenance_work_mem_cap_mb: int = 0,
     parallel_tuple_cost: float = 0,
+    jit_above_cost: int = 0,
     parallel_queries: int = 2,
     huge_pages: bool = False,
     extra_settings: dict[str, Any] | None = None,
@@ -208,7 +225,11 @@ def postgres_container(
     for name, value in (("budget_mb", budget_mb), ("parallel_queries", parallel_queries)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise PostgresContainerError(f"postgres_container: {name} must be a whole number of at least 1, got {value!r}")
-    for name, value in (("work_mem_cap_mb", work_mem_cap_mb), ("maintenance_work_mem_cap_mb", maintenance_work_mem_cap_mb)):
+    for name, value in (
+        ("work_mem_cap_mb", work_mem_cap_mb),
+        ("maintenance_work_mem_cap_mb", maintenance_work_mem_cap_mb),
+        ("jit_above_cost", jit_above_cost),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise PostgresContainerError(f"postgres_container: {name} must be 0 or more, got {value!r}")
     if isinstance(hash_mem_multiplier, bool) or not isinstance(hash_mem_multiplier, (int, float)) or not (
@@ -225,6 +246,7 @@ def postgres_container(
         )
     if parallel_tuple_cost > 0:
         settings["parallel_tuple_cost"] = parallel_tuple_cost
+    settings = apply_jit(settings, jit_above_cost)
     if huge_pages:
         settings["huge_pages"] = "try"
     settings.update(extra_settings or {})

@@ -67,6 +67,34 @@ def test_parallel_tuple_cost_only_when_asked() -> None:
     assert postgres_container(HOST, budget_mb=12288, parallel_tuple_cost=0.05)["settings"]["parallel_tuple_cost"] == 0.05
 
 
+@pytest.mark.parametrize("workload", ["web", "oltp", "mixed"])
+def test_jit_back_on_above_the_cost_where_pgtune_turns_it_off(workload: str) -> None:
+    settings = pgtune(12288, cpus=6, workload=workload)
+    assert settings["jit"] == "off"
+    result = postgres_container(settings, budget_mb=12288, jit_above_cost=500000)["settings"]
+    assert result["jit"] == "on"
+    assert result["jit_above_cost"] == 500000
+
+
+@pytest.mark.parametrize("workload", ["dw", "desktop"])
+def test_jit_left_alone_where_pgtune_keeps_postgresql_default(workload: str) -> None:
+    settings = pgtune(12288, cpus=6, workload=workload)
+    result = postgres_container(settings, budget_mb=12288, jit_above_cost=500000)["settings"]
+    assert "jit_above_cost" not in result
+    assert result.get("jit") == settings.get("jit")
+
+
+def test_jit_stays_off_without_the_departure() -> None:
+    result = postgres_container(HOST, budget_mb=12288, jit_above_cost=0)["settings"]
+    assert result["jit"] == "off"
+    assert "jit_above_cost" not in result
+
+
+def test_jit_does_not_need_a_restart() -> None:
+    base = postgres_container(HOST, budget_mb=12288)["restart_token"]
+    assert postgres_container(HOST, budget_mb=12288, jit_above_cost=500000)["restart_token"] == base
+
+
 def test_no_departure_is_pgtune_exactly() -> None:
     assert apply_work_mem(HOST, 0, 2.0) == HOST
     assert apply_work_mem(HOST, 1024, 2.0) == HOST
@@ -104,6 +132,8 @@ def test_extra_settings_win() -> None:
         (HOST, {"budget_mb": 1024, "hash_mem_multiplier": 0.5}, "hash_mem_multiplier must be 1 to 1000"),
         (HOST, {"budget_mb": 1024, "maintenance_work_mem_cap_mb": -5}, "maintenance_work_mem_cap_mb must be 0 or more"),
         (HOST, {"budget_mb": 1024, "parallel_tuple_cost": -1}, "parallel_tuple_cost must be 0"),
+        (HOST, {"budget_mb": 1024, "jit_above_cost": -1}, "jit_above_cost must be 0 or more"),
+        (HOST, {"budget_mb": 1024, "jit_above_cost": 0.5}, "jit_above_cost must be 0 or more"),
     ],
 )
 def test_bad_input(settings: dict, kwargs: dict, message: str) -> None:
