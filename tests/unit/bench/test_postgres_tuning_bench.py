@@ -74,6 +74,8 @@ def test_role_config_applies_the_departures() -> None:
     assert "hash_mem_multiplier" not in pgtune.settings
     assert role.settings["hash_mem_multiplier"] == 8.0
     assert role.settings["maintenance_work_mem"] == "128MB"
+    assert pgtune.settings["jit"] == "off" and "jit_above_cost" not in pgtune.settings
+    assert role.settings["jit"] == "on" and role.settings["jit_above_cost"] == 500000
     assert stock.memory == pgtune.memory == role.memory
 
 
