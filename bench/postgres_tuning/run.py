@@ -2,14 +2,20 @@
 """Benchmark: stock PostgreSQL 17 settings against PGTune's and the postgres_tuning role's.
 
 One PostgreSQL 17 image (the test bed's antone-test/postgres17:local) and the same data: pgbench at
---scale, initialised once into a pristine volume and copied afresh before every configuration's
-turn (pgbench read-write changes the table). The configurations alternate in every round after a
-warm-up round. Each configuration starts a fresh server; each workload then runs twice in it.
-Query times are psql's own (\\timing), without docker exec's start-up. "first" is the
-first run after the restart (PostgreSQL's own buffers cold), "warm" the second run right after it:
-the steady state a server that runs for days lives in. Both are reported, with the targets.
+--scale, initialised once into a pristine volume and copied afresh into each configuration's own
+volume before every round (pgbench read-write changes the table). In every round the three
+configurations run side by side, each in a freshly started server of its own, and take turns
+workload by workload: stock's sort, PGTune's sort, the role's sort, then the hash aggregate in
+the same way, and so on, with the order rotating from round to round. This VM's CPU speed drifts
+by up to 1.8x over tens of seconds; measurements taken seconds apart share the drift, where a
+configuration's whole turn (minutes) did not. A warm-up round comes first and is not counted.
+Query times are psql's own (\\timing), without docker exec's start-up. "first" is a workload's
+first run in the server (PostgreSQL's own buffers cold for it), "warm" its second run in the same
+server: the steady state a server that runs for days lives in. Both are reported, with the targets.
 Before every run the database's files are read into the OS page cache, so that every
 configuration starts from the same cache whatever this VM's reclaim has evicted meanwhile.
+Huge pages are reserved (vm.nr_hugepages, as the role's sysctl file does) for the servers whose
+configuration reserves them, so it runs as root; the host's reservation is put back at the end.
 Run it on an otherwise idle machine: other work on two cores swamps the differences.
 
 Workloads: pgbench read-write and read-only (TPS, higher is better), and report queries bound
@@ -17,7 +23,7 @@ by work_mem and maintenance_work_mem (seconds, lower is better): a large sort, a
 aggregate and an index build. Prints each workload's median and min-max per configuration,
 the ratios of medians to stock (above 1 is faster), their geometric mean, and the targets.
 
-    python3 bench/postgres_tuning/run.py [--scale 100] [--rounds 5] [--budget-mb 8192] [--phases first|both]
+    sudo python3 bench/postgres_tuning/run.py [--scale 100] [--rounds 5] [--budget-mb 8192] [--phases first|both]
 """
 
 from __future__ import annotations
@@ -41,10 +47,10 @@ from ansible_collections.antone.infra.plugins.filter.postgres_container import (
 )
 
 IMAGE = "antone-test/postgres17:local"
-CONTAINER = "antone-bench-postgres"
-VOLUME = "antone-bench-pgdata"  # the data every round runs on, copied from PRISTINE before it
-PRISTINE = "antone-bench-pgdata-pristine"  # pgbench's data as initialised, never written by a workload
+PREFIX = "antone-bench"  # containers and volumes: antone-bench-<config>, antone-bench-pgdata-<config>
+PRISTINE = f"{PREFIX}-pgdata-pristine"  # pgbench's data as initialised, never written by a workload
 PASSWORD = "bench-only"
+NR_HUGEPAGES = Path("/proc/sys/vm/nr_hugepages")
 DATA_DIR = "/var/lib/postgresql/data"
 
 QUERIES = {
@@ -58,6 +64,7 @@ QUERIES = {
     # An index build: maintenance_work_mem.
     "index": "CREATE INDEX bench_idx ON pgbench_accounts (filler, aid)",
 }
+WORKLOADS = ("sort", "hash_agg", "index", "pgbench_ro", "pgbench_rw")
 HIGHER_IS_BETTER = {"pgbench_rw", "pgbench_ro"}
 
 
@@ -67,7 +74,17 @@ class Config:
     settings: dict
     shm_size: str = "64m"
     memory: str | None = None
+    hugepages: int = 0  # huge pages the host reserves for this server (the role's vm.nr_hugepages)
     results: dict[str, list[float]] = field(default_factory=dict)  # "phase/workload" -> values
+
+    @property
+    def container(self) -> str:
+        return f"{PREFIX}-{self.name}"
+
+    @property
+    def volume(self) -> str:
+        """The data this configuration's rounds run on, copied from PRISTINE before each round."""
+        return f"{PREFIX}-pgdata-{self.name}"
 
 
 def sh(*cmd: str, check: bool = True, capture: bool = True) -> str:
@@ -77,31 +94,64 @@ def sh(*cmd: str, check: bool = True, capture: bool = True) -> str:
     return result.stdout if capture else ""
 
 
-def psql(*commands: str) -> str:
+def psql(container: str, *commands: str) -> str:
     """Run each command (SQL, or one psql meta-command) in one psql session, in order."""
     args = [arg for command in commands for arg in ("-c", command)]
-    return sh("docker", "exec", CONTAINER, "psql", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-At", *args).strip()
+    return sh("docker", "exec", container, "psql", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-At", *args).strip()
 
 
-def start(config: Config, volume: str = VOLUME) -> None:
-    sh("docker", "rm", "-f", CONTAINER, check=False)
-    args = ["docker", "run", "-d", "--name", CONTAINER, "-e", f"POSTGRES_PASSWORD={PASSWORD}",
-            "-v", f"{volume}:{DATA_DIR}", "--shm-size", config.shm_size]
+def start(config: Config, volume: str | None = None) -> None:
+    """A fresh server for the configuration, on its own volume unless another is given."""
+    sh("docker", "rm", "-f", config.container, check=False)
+    args = ["docker", "run", "-d", "--name", config.container, "-e", f"POSTGRES_PASSWORD={PASSWORD}",
+            "-v", f"{volume or config.volume}:{DATA_DIR}", "--shm-size", config.shm_size]
     if config.memory:
         args += ["--memory", config.memory]
     command = [arg for name, value in sorted(config.settings.items()) for arg in ("-c", f"{name}={value}")]
     sh(*args, IMAGE, "postgres", *command)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        if subprocess.run(["docker", "exec", CONTAINER, "pg_isready", "-U", "postgres", "-h", "127.0.0.1"],
+        if subprocess.run(["docker", "exec", config.container, "pg_isready", "-U", "postgres", "-h", "127.0.0.1"],
                           capture_output=True, check=False).returncode == 0:
             return
+        if sh("docker", "inspect", "-f", "{{.State.Running}}", config.container).strip() != "true":
+            break  # PostgreSQL refused to start (shared memory, a bad setting): its log says why
         time.sleep(0.5)
-    sys.exit(sh("docker", "logs", "--tail", "30", CONTAINER, check=False))
+    logs = subprocess.run(["docker", "logs", "--tail", "30", config.container], capture_output=True, text=True,
+                          check=False)
+    sys.exit(f"{config.name}: PostgreSQL did not start\n{logs.stdout}{logs.stderr}")
 
 
-def restore_data() -> None:
-    """Give the next configuration byte-identical data: a copy of the pristine volume.
+def set_hugepages(pages: int) -> None:
+    """Reserve this many huge pages on the host, as the role's sysctl file does (needs root)."""
+    try:
+        NR_HUGEPAGES.write_text(f"{pages}\n")
+    except OSError as error:
+        sys.exit(f"cannot reserve huge pages ({error}): run the benchmark as root")
+    if int(NR_HUGEPAGES.read_text()) < pages:
+        sys.exit(f"the kernel reserved only {NR_HUGEPAGES.read_text().strip()} of {pages} huge pages")
+
+
+def start_all(all_configs: list[Config]) -> None:
+    """A fresh server for every configuration, huge pages reserved only for those that reserve them.
+
+    huge_pages=try (stock's default, and PGTune's setting) takes huge pages only if the host has
+    them when the server starts. The servers that reserve none start while the pool is empty, as on
+    a host nobody reserved them on; then the pool grows by each remaining server's reservation
+    right before it starts.
+    """
+    reserved = 0
+    set_hugepages(reserved)
+    for config in sorted(all_configs, key=lambda config: config.hugepages > 0):
+        if config.hugepages:
+            reserved += config.hugepages
+            set_hugepages(reserved)
+        start(config)
+        print(f"  {config.name:7} huge pages: {psql(config.container, 'SHOW huge_pages_status')}", flush=True)
+
+
+def restore_data(config: Config) -> None:
+    """Give the configuration byte-identical data: a copy of the pristine volume.
 
     pgbench read-write updates about 200 000 rows a minute; each updated row moves to another page.
     Without the copy every round ran on a table more scattered than the round before, and the
@@ -109,18 +159,19 @@ def restore_data() -> None:
     after round (without JIT: 2.0 s on the pristine table, 2.8 s after 1.2 M updates; stock 3.5 s
     and 3.7 s).
     """
-    sh("docker", "rm", "-f", CONTAINER, check=False)
-    sh("docker", "run", "--rm", "-v", f"{PRISTINE}:/from:ro", "-v", f"{VOLUME}:/to", "--entrypoint", "sh", IMAGE,
-       "-c", "find /to -mindepth 1 -delete && cp -a /from/. /to/ && sync")
+    sh("docker", "rm", "-f", config.container, check=False)
+    sh("docker", "run", "--rm", "-v", f"{PRISTINE}:/from:ro", "-v", f"{config.volume}:/to", "--entrypoint", "sh",
+       IMAGE, "-c", "find /to -mindepth 1 -delete && cp -a /from/. /to/ && sync")
 
 
-def prewarm_page_cache() -> None:
+def prewarm_page_cache(container: str) -> None:
     """Read the database's files into the OS page cache (not into PostgreSQL's buffers).
 
     This VM's DAMON reclaim pages out file pages left unread for about 30 s, so without this the
     first run of a workload reads from disk or from memory by chance, and measures the disk.
     """
-    sh("docker", "exec", CONTAINER, "sh", "-c", f"cat {DATA_DIR}/base/*/* > /dev/null")
+    # PostgreSQL may remove a file between the glob and cat (pg_internal.init): not an error here.
+    sh("docker", "exec", container, "sh", "-c", f"cat {DATA_DIR}/base/*/* > /dev/null 2>&1 || true")
 
 
 def psql_seconds(output: str) -> float:
@@ -131,13 +182,13 @@ def psql_seconds(output: str) -> float:
     raise ValueError(f"no timing in psql output: {output!r}")
 
 
-def timed_query(sql: str) -> float:
+def timed_query(container: str, sql: str) -> float:
     """The query's round trip as psql measures it: without docker exec's own start-up (about 0.1 s)."""
-    return psql_seconds(psql("\\timing on", sql))
+    return psql_seconds(psql(container, "\\timing on", sql))
 
 
-def pgbench(seconds: int, read_only: bool) -> float:
-    args = ["docker", "exec", CONTAINER, "pgbench", "-U", "postgres", "-n", "-c", "4", "-j", "2", "-T", str(seconds)]
+def pgbench(container: str, seconds: int, read_only: bool) -> float:
+    args = ["docker", "exec", container, "pgbench", "-U", "postgres", "-n", "-c", "4", "-j", "2", "-T", str(seconds)]
     if read_only:
         args.append("-S")
     out = sh(*args, "postgres")
@@ -147,53 +198,66 @@ def pgbench(seconds: int, read_only: bool) -> float:
     sys.exit(f"no tps in pgbench output:\n{out}")
 
 
-def run_round(config: Config, seconds: int, rows: int, record: bool, phases: tuple[str, ...]) -> None:
-    restore_data()
-    start(config)
-    measurements = {
-        "sort": lambda: timed_query(QUERIES["sort"].format(rows=rows)),
-        "hash_agg": lambda: timed_query(QUERIES["hash_agg"]),
-        "index": lambda: timed_query(QUERIES["index"]),
-        "pgbench_ro": lambda: pgbench(seconds, read_only=True),
-        "pgbench_rw": lambda: pgbench(seconds, read_only=False),
-    }
-    for workload, measure in measurements.items():
-        # "first": the first run after the restart; "warm": the run right after it, in the same server.
-        for phase in ("first", "warm"):
-            prewarm_page_cache()
-            value = measure()
-            if workload == "index":
-                psql("DROP INDEX bench_idx")
-            if workload == "pgbench_rw":  # the warm run gets a vacuumed table, and no autovacuum to race
-                psql("VACUUM ANALYZE pgbench_accounts")
-                psql("CHECKPOINT")
-            if record and phase in phases:
-                config.results.setdefault(f"{phase}/{workload}", []).append(value)
-            print(f"  {config.name:7} {phase:5} {workload:11} {value:10.2f}", flush=True)
-            if phases == ("first",):
-                break
+def measure(container: str, workload: str, seconds: int, rows: int) -> float:
+    """One run of the workload, then what puts the server back for the next one."""
+    if workload.startswith("pgbench"):
+        value = pgbench(container, seconds, read_only=workload == "pgbench_ro")
+    else:
+        value = timed_query(container, QUERIES[workload].format(rows=rows))
+    if workload == "index":
+        psql(container, "DROP INDEX bench_idx")
+    if workload == "pgbench_rw":  # the warm run gets a vacuumed table, and no autovacuum to race
+        psql(container, "VACUUM ANALYZE pgbench_accounts")
+        psql(container, "CHECKPOINT")
+    return value
+
+
+def turns(all_configs: list[Config], number: int) -> list[Config]:
+    """The order the configurations take their turns in, rotated by one every round."""
+    shift = number % len(all_configs)
+    return all_configs[shift:] + all_configs[:shift]
+
+
+def run_round(all_configs: list[Config], number: int, seconds: int, rows: int, record: bool,
+              phases: tuple[str, ...]) -> None:
+    """Fresh data and a fresh server for every configuration, then every workload in turns."""
+    for config in all_configs:
+        restore_data(config)
+    start_all(all_configs)
+    order = turns(all_configs, number)
+    for workload in WORKLOADS:
+        # "first": the workload's first run in the server; "warm": its second, in the same server.
+        for phase in phases:
+            for config in order:
+                prewarm_page_cache(config.container)
+                value = measure(config.container, workload, seconds, rows)
+                if record:
+                    config.results.setdefault(f"{phase}/{workload}", []).append(value)
+                print(f"  {config.name:7} {phase:5} {workload:11} {value:10.2f}", flush=True)
+    for config in all_configs:
+        sh("docker", "rm", "-f", config.container, check=False)
 
 
 def prepare(scale: int) -> None:
     """The pristine volume at this scale: kept from an earlier run with --keep, or initialised."""
     present = subprocess.run(["docker", "volume", "inspect", PRISTINE], capture_output=True, check=False).returncode == 0
     stamp = f"scale={scale}"
+    loader = Config("prepare", {"maintenance_work_mem": "1GB", "max_wal_size": "8GB"})
     if present:
-        start(Config("stock", {}), volume=PRISTINE)
-        have = psql("SELECT coalesce(obj_description('pgbench_accounts'::regclass), '')") if psql(
-            "SELECT to_regclass('pgbench_accounts') IS NOT NULL") == "t" else ""
+        start(loader, volume=PRISTINE)
+        have = psql(loader.container, "SELECT coalesce(obj_description(to_regclass('pgbench_accounts')), '')")
         if have == stamp:
-            sh("docker", "stop", "-t", "60", CONTAINER)
+            sh("docker", "stop", "-t", "60", loader.container)
+            sh("docker", "rm", loader.container)
             return
-        sh("docker", "rm", "-f", CONTAINER)
+        sh("docker", "rm", "-f", loader.container)
         sh("docker", "volume", "rm", PRISTINE)
     print(f"initialising pgbench at scale {scale} (about {scale * 15} MB)...", flush=True)
-    start(Config("stock", {"maintenance_work_mem": "1GB", "max_wal_size": "8GB"}), volume=PRISTINE)
-    sh("docker", "exec", CONTAINER, "pgbench", "-U", "postgres", "-i", "-q", "-s", str(scale), "postgres")
-    psql(f"COMMENT ON TABLE pgbench_accounts IS '{stamp}'")
-    psql("VACUUM ANALYZE")
-    psql("CHECKPOINT")
-    sh("docker", "stop", "-t", "60", CONTAINER)  # a clean shutdown: every copy starts without recovery
+    start(loader, volume=PRISTINE)
+    sh("docker", "exec", loader.container, "pgbench", "-U", "postgres", "-i", "-q", "-s", str(scale), "postgres")
+    psql(loader.container, f"COMMENT ON TABLE pgbench_accounts IS '{stamp}'", "VACUUM ANALYZE", "CHECKPOINT")
+    sh("docker", "stop", "-t", "60", loader.container)  # a clean shutdown: every copy starts without recovery
+    sh("docker", "rm", loader.container)
 
 
 def configs(budget_mb: int, cpus: int) -> list[Config]:
@@ -206,7 +270,8 @@ def configs(budget_mb: int, cpus: int) -> list[Config]:
     return [
         Config("stock", {}, shm_size="64m", memory=role["memory_limit"]),
         Config("pgtune", tuned, shm_size=pgtune_container["shm_size"], memory=role["memory_limit"]),
-        Config("role", role["settings"], shm_size=role["shm_size"], memory=role["memory_limit"]),
+        Config("role", role["settings"], shm_size=role["shm_size"], memory=role["memory_limit"],
+               hugepages=role["nr_hugepages"]),
     ]
 
 
@@ -222,6 +287,7 @@ def role_departures() -> dict:
         "parallel_tuple_cost": float(defaults["postgres_tuning_parallel_tuple_cost"]),
         "jit_above_cost": int(defaults["postgres_tuning_jit_above_cost"]),
         "parallel_queries": defaults["postgres_tuning_parallel_queries"],
+        "huge_pages": bool(defaults["postgres_tuning_huge_pages"]),
     }
 
 
@@ -279,17 +345,19 @@ def main() -> int:
     for config in all_configs:
         print(f"{config.name}: shm {config.shm_size}, memory {config.memory}, {config.settings}")
     phases = ("first",) if args.phases == "first" else ("first", "warm")
-    print("warm-up round", flush=True)
-    for config in all_configs:
-        run_round(config, args.seconds, rows, record=False, phases=phases)
-    for number in range(args.rounds):
-        order = all_configs if number % 2 == 0 else list(reversed(all_configs))
-        print(f"round {number + 1}", flush=True)
-        for config in order:
-            run_round(config, args.seconds, rows, record=True, phases=phases)
-    sh("docker", "rm", "-f", CONTAINER, check=False)
+    hugepages_before = int(NR_HUGEPAGES.read_text())
+    try:
+        print("warm-up round", flush=True)
+        run_round(all_configs, 0, args.seconds, rows, record=False, phases=phases)
+        for number in range(1, args.rounds + 1):
+            print(f"round {number}", flush=True)
+            run_round(all_configs, number, args.seconds, rows, record=True, phases=phases)
+    finally:
+        for config in all_configs:
+            sh("docker", "rm", "-f", config.container, check=False)
+        set_hugepages(hugepages_before)
     if not args.keep:
-        sh("docker", "volume", "rm", VOLUME, PRISTINE, check=False)
+        sh("docker", "volume", "rm", PRISTINE, *(config.volume for config in all_configs), check=False)
     met = [report(all_configs, phase) for phase in phases]
     return 0 if all(met) else 1
 

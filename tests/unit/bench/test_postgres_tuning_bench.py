@@ -76,6 +76,7 @@ def test_role_config_applies_the_departures() -> None:
     assert role.settings["maintenance_work_mem"] == "128MB"
     assert pgtune.settings["jit"] == "off" and "jit_above_cost" not in pgtune.settings
     assert role.settings["jit"] == "on" and role.settings["jit_above_cost"] == 500000
+    assert stock.hugepages == pgtune.hugepages == 0  # only the role reserves huge pages, when its defaults do
     assert stock.memory == pgtune.memory == role.memory
 
 
@@ -96,15 +97,69 @@ def test_missing_timing_is_an_error() -> None:
         bench.psql_seconds("Timing is on.\n1000001|0")
 
 
-def test_every_configuration_starts_from_the_pristine_data(monkeypatch: pytest.MonkeyPatch) -> None:
+def fake_round(monkeypatch: pytest.MonkeyPatch, number: int, role_hugepages: int = 0) -> tuple[list, list]:
+    """Run one round with docker replaced: what it ran, and the measurements in the order taken."""
     calls: list[tuple[str, ...]] = []
+    taken: list[tuple[str, str]] = []
+    containers = {f"{bench.PREFIX}-{name}": name for name in ("stock", "pgtune", "role")}
     monkeypatch.setattr(bench, "sh", lambda *cmd, **_: calls.append(cmd) or "")
-    monkeypatch.setattr(bench, "start", lambda config, volume=bench.VOLUME: calls.append(("start", volume)))
-    monkeypatch.setattr(bench, "prewarm_page_cache", lambda: None)
-    monkeypatch.setattr(bench, "timed_query", lambda sql: 1.0)
-    monkeypatch.setattr(bench, "pgbench", lambda seconds, read_only: 100.0)
-    monkeypatch.setattr(bench, "psql", lambda *commands: "")
-    bench.run_round(bench.Config("role", {}), seconds=1, rows=10, record=False, phases=("first",))
-    copy = next(index for index, cmd in enumerate(calls) if f"{bench.PRISTINE}:/from:ro" in cmd)
-    assert f"{bench.VOLUME}:/to" in calls[copy]
-    assert calls.index(("start", bench.VOLUME)) > copy
+    monkeypatch.setattr(bench, "start", lambda config, volume=None: calls.append(("start", config.volume)))
+    monkeypatch.setattr(bench, "set_hugepages", lambda pages: calls.append(("hugepages", str(pages))))
+    monkeypatch.setattr(bench, "prewarm_page_cache", lambda container: None)
+    monkeypatch.setattr(
+        bench, "measure", lambda container, workload, seconds, rows: taken.append((containers[container], workload)) or 1.0
+    )
+    all_configs = [bench.Config(name, {}) for name in ("stock", "pgtune", "role")]
+    all_configs[2].hugepages = role_hugepages
+    bench.run_round(all_configs, number, seconds=1, rows=10, record=True, phases=("first", "warm"))
+    return calls, taken
+
+
+def test_every_configuration_starts_from_the_pristine_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls, _ = fake_round(monkeypatch, 1)
+    for name in ("stock", "pgtune", "role"):
+        volume = f"{bench.PREFIX}-pgdata-{name}"
+        copy = next(index for index, cmd in enumerate(calls) if f"{volume}:/to" in cmd)
+        assert f"{bench.PRISTINE}:/from:ro" in calls[copy]
+        assert calls.index(("start", volume)) > copy
+
+
+def test_configurations_take_turns_workload_by_workload(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, taken = fake_round(monkeypatch, 1)
+    assert taken[:6] == [("pgtune", "sort"), ("role", "sort"), ("stock", "sort")] * 2  # first, then warm
+    assert [workload for _, workload in taken[::6]] == list(bench.WORKLOADS)
+
+
+def test_the_order_rotates_from_round_to_round() -> None:
+    configs = [bench.Config(name, {}) for name in ("stock", "pgtune", "role")]
+    firsts = [bench.turns(configs, number)[0].name for number in range(6)]
+    assert firsts == ["stock", "pgtune", "role"] * 2
+    assert all(sorted(c.name for c in bench.turns(configs, n)) == ["pgtune", "role", "stock"] for n in range(3))
+
+
+def test_only_the_role_finds_huge_pages_reserved(monkeypatch: pytest.MonkeyPatch) -> None:
+    # huge_pages=try takes what the pool holds at start-up: stock and PGTune start on an empty pool.
+    calls, _ = fake_round(monkeypatch, 0, role_hugepages=1118)
+    pool = [cmd for cmd in calls if cmd[0] in ("start", "hugepages")]
+    assert pool == [
+        ("hugepages", "0"),
+        ("start", f"{bench.PREFIX}-pgdata-stock"),
+        ("start", f"{bench.PREFIX}-pgdata-pgtune"),
+        ("hugepages", "1118"),
+        ("start", f"{bench.PREFIX}-pgdata-role"),
+    ]
+
+
+def test_a_short_reservation_stops_the_benchmark(monkeypatch: pytest.MonkeyPatch) -> None:
+    class StingyKernel:
+        """/proc/sys/vm/nr_hugepages on a host whose memory is too fragmented for the request."""
+
+        def write_text(self, text: str) -> None:
+            self.asked = int(text)
+
+        def read_text(self) -> str:
+            return "100\n"
+
+    monkeypatch.setattr(bench, "NR_HUGEPAGES", StingyKernel())
+    with pytest.raises(SystemExit, match="only 100 of 1118 huge pages"):
+        bench.set_hugepages(1118)
