@@ -76,7 +76,7 @@ def test_role_config_applies_the_departures() -> None:
     assert role.settings["maintenance_work_mem"] == "128MB"
     assert pgtune.settings["jit"] == "off" and "jit_above_cost" not in pgtune.settings
     assert role.settings["jit"] == "on" and role.settings["jit_above_cost"] == 500000
-    assert stock.hugepages == pgtune.hugepages == 0  # only the role reserves huge pages, when its defaults do
+    assert role.hugepages == 1118 and stock.hugepages == pgtune.hugepages == 0  # 2 GB of shared_buffers
     assert stock.memory == pgtune.memory == role.memory
 
 

@@ -116,6 +116,27 @@ def test_huge_pages_cover_shared_buffers() -> None:
     assert result["settings"]["huge_pages"] == "try"
 
 
+@pytest.mark.parametrize(
+    ("budget_mb", "connections", "postgres_needs"),
+    [
+        # PostgreSQL 17's own figure for each configuration: postgres -C shared_memory_size_in_huge_pages
+        (256, 100, 38),
+        (1024, 100, 140),
+        (4096, 100, 540),
+        (8192, 100, 1068),
+        (12288, 100, 1594),
+        (16384, 100, 2123),
+        (1024, 400, 147),
+        (16384, 1000, 2144),
+    ],
+)
+def test_huge_pages_hold_what_postgres_asks_for(budget_mb: int, connections: int, postgres_needs: int) -> None:
+    # Too few and huge_pages=try quietly falls back to 4 kB pages; too many sit idle all the same.
+    settings = pgtune(budget_mb, cpus=6, max_connections=connections)
+    reserved = postgres_container(settings, budget_mb=budget_mb, huge_pages=True)["nr_hugepages"]
+    assert postgres_needs <= reserved <= postgres_needs * 1.1 + 32
+
+
 def test_extra_settings_win() -> None:
     result = postgres_container(HOST, budget_mb=12288, extra_settings={"jit": "on", "log_min_duration_statement": 500})
     assert result["settings"]["jit"] == "on"
