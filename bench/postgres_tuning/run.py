@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT / ".collections"))
 
 from ansible_collections.antone.infra.plugins.filter.pgtune import pgtune  # noqa: E402
 from ansible_collections.antone.infra.plugins.filter.postgres_container import (  # noqa: E402
+    command_args,
     postgres_container,
 )
 
@@ -107,8 +108,7 @@ def start(config: Config, volume: str | None = None) -> None:
             "-v", f"{volume or config.volume}:{DATA_DIR}", "--shm-size", config.shm_size]
     if config.memory:
         args += ["--memory", config.memory]
-    command = [arg for name, value in sorted(config.settings.items()) for arg in ("-c", f"{name}={value}")]
-    sh(*args, IMAGE, "postgres", *command)
+    sh(*args, IMAGE, "postgres", *command_args(config.settings))
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if subprocess.run(["docker", "exec", config.container, "pg_isready", "-U", "postgres", "-h", "127.0.0.1"],
