@@ -37,7 +37,8 @@ lint: setup  ## ansible-lint (production profile) and yamllint
 unit: setup  ## Python unit tests (plugins, role specs, dev-ctl.sh, the test bed tool)
 	$(BIN)/pytest tools tests/unit
 
-integration: testbed  ## Every inventory rendered by the stack role and checked by `docker compose config`
+integration: testbed  ## Every inventory rendered and checked by `docker compose config`; restic's retention
+	command -v restic >/dev/null || { apt-get update -qq && apt-get install -y -qq restic; }
 	$(BIN)/pytest tests/integration
 
 molecule: testbed  ## Every Molecule scenario (or SCENARIOS="a b")
