@@ -1,0 +1,369 @@
+"""antone.infra.cloudflare_tunnel against the Cloudflare stand-in (tests/fakes/cloudflare_api.py).
+
+The module runs in-process as Ansible runs it: arguments through patch_module_args, the JSON it prints
+on exit read back, so no_log masking and failures are seen as Ansible would see them."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.antone.infra.plugins.modules import cloudflare_tunnel as ct
+
+ROOT = Path(__file__).resolve().parents[4]
+SOURCE = ROOT / "tests" / "fakes" / "cloudflare_api.py"
+TOKEN = "cf-test-token-0123456789abcdef"
+ACCOUNT = "0123456789abcdef0123456789abcdef"
+ZONE = "example.com"
+
+
+def load_fake():
+    spec = importlib.util.spec_from_file_location("fake_cloudflare_api", SOURCE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+cf = load_fake()
+
+
+@pytest.fixture
+def fake() -> Iterator[Any]:
+    state = cf.FakeCloudflare(TOKEN, ACCOUNT, [ZONE, "other.org"])
+    server = cf.make_server("127.0.0.1", 0, state)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/client/v4"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def args(fake: Any, **extra: Any) -> dict[str, Any]:
+    base = {"api_url": fake.url, "api_token": TOKEN, "account_id": ACCOUNT, "zone": ZONE, "name": "antone",
+            "ingress": [{"hostname": "app.example.com", "service": "http://dashboard:3000"},
+                        {"hostname": "api.example.com", "service": "http://backend-api:8000",
+                         "originRequest": {"connectTimeout": "10s"}}]}
+    return {**base, **extra}
+
+
+def run(module_args: dict[str, Any], check: bool = False, diff: bool = True, no_log: bool = False
+        ) -> tuple[dict[str, Any], str]:
+    """(result, printed text) of one run; the result has failed=True when the module failed.
+    no_log is the task's no_log, which Ansible passes to the module as _ansible_no_log."""
+    out = io.StringIO()
+    special = {"_ansible_check_mode": check, "_ansible_diff": diff, "_ansible_no_log": no_log}
+    with patch_module_args({**module_args, **special}), \
+            contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        ct.main()
+    text = out.getvalue()
+    return json.loads(text), text
+
+
+def ok(module_args: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    result, text = run(module_args, **kwargs)
+    assert not result.get("failed"), result
+    assert "Traceback" not in text
+    return result
+
+
+def wanted_ingress() -> list[dict[str, Any]]:
+    return [{"hostname": "app.example.com", "service": "http://dashboard:3000"},
+            {"hostname": "api.example.com", "service": "http://backend-api:8000",
+             "originRequest": {"connectTimeout": "10s"}},
+            {"service": "http_status:404"}]
+
+
+# ------------------------------------------------------------------------------------------------- pure parts
+
+def test_normalise_ingress_appends_the_catch_all_and_drops_empty_values() -> None:
+    rules = ct.normalise_ingress([{"hostname": "App.Example.com", "service": "http://a:1", "path": None,
+                                   "originRequest": {}}])
+    assert rules == [{"hostname": "app.example.com", "service": "http://a:1"}, {"service": "http_status:404"}]
+    assert ct.normalise_ingress([{"service": "http_status:503"}]) == [{"service": "http_status:503"}]
+
+
+@pytest.mark.parametrize("service", ["http://a:1", "https://a", "tcp://db:5432", "ssh://h:22", "rdp://h:3389",
+                                     "smb://h", "unix:/run/a.sock", "unix+tls:/run/a.sock", "http_status:404",
+                                     "hello_world", "bastion"])
+def test_known_services_pass(service: str) -> None:
+    assert ct.service_problem(service) is None
+
+
+@pytest.mark.parametrize("service", ["ftp://h", "http:", "http_status:99", "localhost:3000", "", None])
+def test_unknown_services_are_named(service: Any) -> None:
+    assert ct.service_problem(service)
+
+
+def test_ingress_problems() -> None:
+    rules = ct.normalise_ingress([{"hostname": "app.example.org", "service": "http://a:1"},
+                                  {"service": "http://b:2"}, {"hostname": "*.example.com", "service": "http://c"}])
+    problems = ct.ingress_problems(rules, "example.com")
+    assert any("outside the zone example.com" in p for p in problems)
+    assert any("matches everything" in p for p in problems)
+    assert not any("*.example.com" in p for p in problems)
+
+
+def test_dns_plan() -> None:
+    target = "t.cfargotunnel.com"
+    records = {"a.example.com": [], "b.example.com": [{"type": "CNAME", "content": target, "proxied": True}],
+               "c.example.com": [{"type": "CNAME", "content": "x", "proxied": True, "id": "1"}],
+               "d.example.com": [{"type": "A", "content": "192.0.2.1"}]}
+    actions, problems = ct.dns_plan(list(records), records, target)
+    assert [a["action"] for a in actions] == ["create", "none", "update"]
+    assert problems == ["d.example.com already has a DNS record (A 192.0.2.1); remove it first, the module will not"]
+
+
+def test_envelope_errors() -> None:
+    assert ct.envelope_errors({"success": False, "errors": [{"code": 10000, "message": "Authentication error"}]}) \
+        == "10000 Authentication error"
+    assert ct.envelope_errors(None) == "no Cloudflare envelope in the answer"
+
+
+# ------------------------------------------------------------------------------------------------- against the fake
+
+def test_create_then_nothing_to_do(fake: Any) -> None:
+    first = ok(args(fake))
+    assert first["changed"] and first["created"]
+    tunnel = fake.tunnel_named("antone")
+    assert first["tunnel_id"] == tunnel["id"]
+    assert [ct.normalise_rule(rule) for rule in fake.ingress_of(tunnel["id"])] == wanted_ingress()
+    for host in ("app.example.com", "api.example.com"):
+        (record,) = fake.records_named(host)
+        assert (record["type"], record["content"], record["proxied"]) == (
+            "CNAME", f"{tunnel['id']}.cfargotunnel.com", True)
+    assert first["token_sha256"] == hashlib.sha256(fake.token_of(tunnel["id"]).encode()).hexdigest()
+    assert "token" not in first
+
+    writes = len(fake.writes())
+    second = ok(args(fake))
+    assert not second["changed"] and not second["created"]
+    assert second["tunnel_id"] == tunnel["id"]
+    assert len(fake.writes()) == writes
+    assert [r["action"] for r in second["dns_records"]] == ["none", "none"]
+    assert second["diff"]["before"] == second["diff"]["after"]
+
+
+def test_remote_ingress_drift_is_restored(fake: Any) -> None:
+    ok(args(fake))
+    tunnel_id = fake.tunnel_named("antone")["id"]
+    fake.set_ingress(tunnel_id, [{"hostname": "app.example.com", "service": "http://evil:80"},
+                                 {"service": "http_status:404"}])
+    result = ok(args(fake))
+    assert result["changed"] and not result["created"]
+    assert result["diff"]["before"]["ingress"][0]["service"] == "http://evil:80"
+    assert [ct.normalise_rule(rule) for rule in fake.ingress_of(tunnel_id)] == wanted_ingress()
+    assert not ok(args(fake))["changed"]
+
+
+def test_token_rotation_is_detected(fake: Any) -> None:
+    first = ok(args(fake, return_token=True), no_log=True)
+    assert first["token"] == fake.token_of(first["tunnel_id"])
+    decoded = json.loads(__import__("base64").b64decode(first["token"]))
+    assert decoded["a"] == ACCOUNT and decoded["t"] == first["tunnel_id"]
+    fake.rotate_token(first["tunnel_id"])
+    second = ok(args(fake, return_token=True, known_token_sha256=first["token_sha256"]), no_log=True)
+    assert second["token"] != first["token"]
+    assert second["token_changed"] is True
+    assert not second["changed"]  # nothing was changed on Cloudflare; the caller acts on token_changed
+    third = ok(args(fake, known_token_sha256=second["token_sha256"]))
+    assert third["token_changed"] is False
+
+
+def test_the_tunnel_on_the_second_page_is_found(fake: Any) -> None:
+    for index in range(70):
+        fake.add_tunnel(f"other-{index:02}")
+    wanted = fake.add_tunnel("antone")
+    fake.ignore_filters = True  # the listing then holds all 71, so the module has to page (50 a page)
+    result = ok(args(fake))
+    assert result["tunnel_id"] == wanted["id"] and not result["created"]
+    pages = [q.get("page") for m, p, q in fake.api_requests() if m == "GET" and p.endswith("/cfd_tunnel")]
+    assert pages == ["1", "2"]
+    assert len(fake.tunnels) == 71
+
+
+def test_a_deleted_tunnel_of_the_same_name_is_ignored(fake: Any) -> None:
+    old = fake.add_tunnel("antone", deleted=True)
+    fake.ignore_filters = True  # even if the server sent it, deleted_at rules it out
+    result = ok(args(fake))
+    assert result["created"] and result["tunnel_id"] != old["id"]
+    fake.ignore_filters = False
+    assert ok(args(fake))["tunnel_id"] == result["tunnel_id"]
+    listing = [q for m, p, q in fake.api_requests() if m == "GET" and p.endswith("/cfd_tunnel")]
+    assert all(q["is_deleted"] == "false" and q["name"] == "antone" for q in listing)
+
+
+def test_a_wrong_api_token_fails_clearly(fake: Any) -> None:
+    secret = "wrong-token-which-must-never-be-printed"
+    result, text = run(args(fake, api_token=secret))
+    assert result["failed"]
+    assert result["msg"] == (f"Cloudflare API GET /zones: 10000 Authentication error (HTTP 403)")
+    assert secret not in text and "Traceback" not in text and "exception" not in result
+
+
+def test_the_fake_refuses_a_wrong_account_with_10000(fake: Any) -> None:
+    result, text = run(args(fake, account_id="f" * 32, dns=False))
+    assert result["failed"]
+    assert result["msg"].startswith(f"Cloudflare API GET /accounts/{'f' * 32}/cfd_tunnel: 10000 Authentication error")
+
+
+def test_check_mode_changes_nothing(fake: Any) -> None:
+    result = ok(args(fake), check=True)
+    assert result["changed"] and result["created"] and result["tunnel_id"] is None
+    assert [r["action"] for r in result["dns_records"]] == ["create", "create"]
+    assert fake.writes() == [] and fake.tunnels == {} and fake.records == {}
+
+    ok(args(fake))
+    tunnel_id = fake.tunnel_named("antone")["id"]
+    fake.set_ingress(tunnel_id, [{"service": "http_status:503"}])
+    fake.set_record(ZONE, "app.example.com", "CNAME", "elsewhere.example.net", proxied=False)
+    before = json.dumps([fake.ingress_of(tunnel_id), sorted(fake.records, key=str)])
+    writes = len(fake.writes())
+    drift = ok(args(fake), check=True)
+    assert drift["changed"] and not drift["created"]
+    assert len(fake.writes()) == writes
+    assert json.dumps([fake.ingress_of(tunnel_id), sorted(fake.records, key=str)]) == before
+
+
+def test_state_absent_deletes_the_tunnel_and_its_cnames(fake: Any) -> None:
+    ok(args(fake))
+    fake.set_record(ZONE, "www.example.com", "A", "192.0.2.7")
+    tunnel_id = fake.tunnel_named("antone")["id"]
+    fake.add_connection(tunnel_id)
+    check = ok(args(fake, state="absent"), check=True)
+    assert check["changed"] and fake.tunnel_named("antone")
+    result = ok(args(fake, state="absent"))
+    assert result["changed"] and result["deleted"] and result["tunnel_id"] == tunnel_id
+    assert result["connections"][0]["origin_ip"] == "192.0.2.10"
+    assert sorted(r["name"] for r in result["dns_records"]) == ["api.example.com", "app.example.com"]
+    assert fake.tunnel_named("antone") is None and fake.tunnels[tunnel_id]["deleted_at"]
+    assert [r["name"] for r in fake.records.values()] == ["www.example.com"]
+    again = ok(args(fake, state="absent"))
+    assert not again["changed"]
+
+
+def test_dns_records_are_created_once_and_corrected(fake: Any) -> None:
+    ok(args(fake))
+    posts = [e for e in fake.writes() if e[0] == "POST" and e[1].endswith("/dns_records")]
+    assert len(posts) == 2
+    ok(args(fake))
+    assert len([e for e in fake.writes() if e[0] == "POST" and e[1].endswith("/dns_records")]) == 2
+    (record,) = fake.records_named("app.example.com")
+    record.update(content="someone-else.cfargotunnel.com", proxied=False)
+    result = ok(args(fake))
+    assert result["changed"]
+    assert {r["name"]: r["action"] for r in result["dns_records"]} == {"app.example.com": "update",
+                                                                        "api.example.com": "none"}
+    (fixed,) = fake.records_named("app.example.com")
+    assert fixed["id"] == record["id"] and fixed["proxied"] is True
+    assert fixed["content"] == f"{result['tunnel_id']}.cfargotunnel.com"
+
+
+def test_an_a_record_on_the_hostname_is_refused(fake: Any) -> None:
+    fake.set_record(ZONE, "app.example.com", "A", "192.0.2.1")
+    result, text = run(args(fake))
+    assert result["failed"]
+    assert "app.example.com already has a DNS record (A 192.0.2.1)" in result["msg"]
+    assert fake.writes() == []  # refused before the tunnel was created
+    assert [r["type"] for r in fake.records_named("app.example.com")] == ["A"]
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"ingress": [{"hostname": "app.example.org", "service": "http://a:1"}]}, "outside the zone example.com"),
+    ({"ingress": [{"hostname": "app.example.com", "service": "ftp://a"}]}, "whose scheme is not one of"),
+    ({"ingress": [{"service": "http://a:1"}, {"hostname": "b.example.com", "service": "http://b"}]},
+     "matches everything"),
+    ({"account_id": ""}, "account_id is empty"),
+    ({"api_token": ""}, "api_token is empty"),
+    ({"zone": None}, "dns=true needs zone or zone_id"),
+])
+def test_bad_input_fails_before_any_request(fake: Any, extra: dict[str, Any], message: str) -> None:
+    result, _ = run(args(fake, **extra))
+    assert result["failed"] and message in result["msg"]
+    assert fake.api_requests() == []
+
+
+def test_zone_id_only_checks_hostnames_after_reading_the_zone(fake: Any) -> None:
+    module_args = args(fake, zone=None, zone_id=fake.zone_id("other.org"))
+    result, _ = run(module_args)
+    assert result["failed"] and "outside the zone other.org" in result["msg"]
+    assert fake.writes() == []
+    assert ok(args(fake, zone=None, zone_id=fake.zone_id(ZONE)))["created"]
+
+
+def test_the_catch_all_is_not_doubled(fake: Any) -> None:
+    rules = [{"hostname": "app.example.com", "service": "http://a:1"}, {"service": "http_status:503"}]
+    result = ok(args(fake, ingress=rules))
+    assert result["ingress"] == rules
+
+
+def test_connections_are_reported(fake: Any) -> None:
+    ok(args(fake))
+    tunnel_id = fake.tunnel_named("antone")["id"]
+    fake.add_connection(tunnel_id, "198.51.100.4")
+    result = ok(args(fake))
+    assert [c["origin_ip"] for c in result["connections"]] == ["198.51.100.4"]
+    assert set(result["connections"][0]) == {"client_id", "origin_ip", "colo_name", "opened_at", "client_version"}
+
+
+def test_the_fake_refuses_a_duplicate_name_with_1013(fake: Any) -> None:
+    fake.add_tunnel("antone")
+    client_args = args(fake)
+    with patch_module_args(client_args), contextlib.redirect_stdout(io.StringIO()):
+        module = ct.AnsibleModule(argument_spec=ct.argument_spec())
+        client = ct.Client(module, fake.url, TOKEN)
+        with pytest.raises(ct.CloudflareError, match="1013 You already have a tunnel with this name"):
+            client.call("POST", ct.account_path(ACCOUNT), body={"name": "antone", "config_src": "cloudflare"})
+
+
+def test_return_token_needs_a_no_log_task(fake: Any) -> None:
+    result, text = run(args(fake, return_token=True))
+    assert result["failed"] and "return_token=true needs no_log: true on the task" in result["msg"]
+    assert fake.api_requests() == []
+
+
+PLAYBOOK = """
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Register the tunnel and fetch its token
+      antone.infra.cloudflare_tunnel: "{{ cloudflare_args }}"
+      register: tunnel
+      no_log: true
+    - name: Show that the registered value holds the token
+      ansible.builtin.debug:
+        msg: "token ok: {{ (tunnel.token | hash('sha256')) == tunnel.token_sha256 }}"
+"""
+
+
+def test_through_ansible_playbook_the_token_is_registered_and_never_printed(fake: Any, tmp_path: Path) -> None:
+    playbook_command = ROOT / ".venv" / "bin" / "ansible-playbook"
+    if not playbook_command.exists():
+        pytest.skip("no .venv/bin/ansible-playbook")
+    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    (tmp_path / "vars.json").write_text(json.dumps({"cloudflare_args": args(fake, return_token=True)}))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"), ANSIBLE_LOCAL_TEMP=str(tmp_path),
+               ANSIBLE_HOME=str(tmp_path), ANSIBLE_PYTHON_INTERPRETER=sys.executable, NO_COLOR="1")
+    done = subprocess.run([str(playbook_command), "-i", "localhost,", "play.yml", "-e", "@vars.json", "-vvv"],
+                          capture_output=True, text=True, env=env, timeout=180, cwd=tmp_path, check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    token = fake.token_of(fake.tunnel_named("antone")["id"])
+    assert token not in output and TOKEN not in output
+    assert "token ok: True" in output
+    assert "hidden" in output
