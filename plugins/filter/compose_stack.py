@@ -34,7 +34,9 @@ description:
 options:
   _input:
     description: Services by name (enabled, image, command, environment, secrets, file_secrets,
-      ports, healthcheck, depends_on, volumes, files, resources, user, dev, prod, compose).
+      secret_files (secrets mounted under /run/secrets with no variable, for a command line that
+      names the file), secrets_gid (the group the service's secret files are readable by), ports,
+      healthcheck, depends_on, volumes, files, resources, user, dev, prod, compose).
     type: dict
     required: true
   volumes:
@@ -90,6 +92,8 @@ _value:
     dotenv: {description: "the project's .env (compose variables), as an env plan: variable -> {value}", type: dict}
     env_files: {description: "per service: variable -> {value} | {secret} | {file}", type: dict}
     file_secrets: {description: secrets written as files, type: list}
+    secret_groups: {description: "secret file -> the gid its readers set with secrets_gid (others: the role's default)", type: dict}
+    secret_users: {description: "secret file -> the services that mount it (restarted when it changes)", type: dict}
     volumes: {description: state volume key -> Docker volume name, type: dict}
     files: {description: files to place (service, path, target, content or src, mode), type: list}
 """
@@ -99,7 +103,8 @@ VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SECRET_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 RELATIVE_PATH = re.compile(r"^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_./-]+$")
 SERVICE_KEYS = {
-    "enabled", "image", "command", "entrypoint", "environment", "secrets", "file_secrets", "ports",
+    "enabled", "image", "command", "entrypoint", "environment", "secrets", "file_secrets", "secret_files",
+    "secrets_gid", "ports",
     "healthcheck", "depends_on", "volumes", "files", "resources", "user", "dev", "prod", "compose",
 }
 HEALTHCHECK_KEYS = {"test", "interval", "timeout", "retries", "start_period", "start_interval"}
@@ -301,6 +306,17 @@ def service_problems(name: str, spec: dict[str, Any], known: set[str], volumes: 
             )
         if not SECRET_NAME.match(str(secret)):
             problems.append(f"{where}: secret name {secret!r} must be lower case letters, digits, ., - and _")
+    secret_files = spec.get("secret_files") or []
+    if not isinstance(secret_files, list):
+        problems.append(f"{where}: secret_files must be a list of secret names")
+        secret_files = []
+    for secret in secret_files:
+        if secret not in secrets or secrets[secret] == "":
+            problems.append(f"{where}: secret_files names {secret!r}, which has no value in stack_secrets "
+                            "(put it in the vault)")
+    gid = spec.get("secrets_gid")
+    if gid is not None and (isinstance(gid, bool) or not str(gid).isdigit()):
+        problems.append(f"{where}: secrets_gid must be a numeric group id, not {gid!r}")
     for dependency in normalize_depends_on_safe(spec.get("depends_on"), problems, where):
         if dependency == name:
             problems.append(f"{where}: depends on itself")
@@ -417,7 +433,24 @@ def stack_problems(services: dict[str, Any], volumes: dict[str, Any] | None = No
             )
     if postgres_service and postgres_service not in active:
         problems.append(f"stack_postgres_service names {postgres_service!r}, which is not an enabled service")
+    groups: dict[str, set[str]] = {}
+    for name, spec in active.items():
+        if spec.get("secrets_gid") is not None:
+            for secret in mounted_secrets(spec, secrets_as_files):
+                groups.setdefault(secret, set()).add(str(spec["secrets_gid"]))
+    for secret, gids in sorted(groups.items()):
+        if len(gids) > 1:
+            problems.append(f"stack secret {secret}: its readers ask for different groups {sorted(gids)} "
+                            "(secrets_gid); one file has one group")
     return problems
+
+
+def mounted_secrets(spec: dict[str, Any], secrets_as_files: bool) -> list[str]:
+    """The secrets a service gets as files under /run/secrets: its secrets when they go as files
+    (file_secrets), and its secret_files always."""
+    as_files = bool(secrets_as_files and spec.get("file_secrets"))
+    names = set((spec.get("secrets") or {}).values()) if as_files else set()
+    return sorted(names | set(spec.get("secret_files") or []))
 
 
 # --- the documents ---------------------------------------------------------------------------------
@@ -522,11 +555,17 @@ def compose_stack(services: dict[str, Any], volumes: dict[str, Any] | None = Non
     dev: dict[str, Any] = {"services": {}}
     env_files = {}
     file_secrets: list[str] = []
+    secret_groups: dict[str, int] = {}
+    secret_users: dict[str, list[str]] = {}
     files = []
     for name, spec in active.items():
         as_files = bool(secrets_as_files and spec.get("file_secrets"))
-        service_file_secrets = sorted(set((spec.get("secrets") or {}).values())) if as_files else []
+        service_file_secrets = mounted_secrets(spec, secrets_as_files)
         file_secrets += [s for s in service_file_secrets if s not in file_secrets]
+        for secret in service_file_secrets:
+            secret_users.setdefault(secret, []).append(name)
+            if spec.get("secrets_gid") is not None:
+                secret_groups[secret] = int(spec["secrets_gid"])
         base["services"][name] = base_service(name, spec, active, network, service_file_secrets)
         tuning = (postgres_tuning or {}) if name == postgres_service else {}
         prod["services"][name] = prod_service(name, spec, logging, tuning)
@@ -558,6 +597,8 @@ def compose_stack(services: dict[str, Any], volumes: dict[str, Any] | None = Non
         "dotenv": dotenv,
         "env_files": env_files,
         "file_secrets": sorted(file_secrets),
+        "secret_groups": dict(sorted(secret_groups.items())),
+        "secret_users": {secret: sorted(users) for secret, users in sorted(secret_users.items())},
         "volumes": names,
         "files": files,
     }

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import fetch_url
+
+from ansible_collections.antone.infra.plugins.module_utils.cloudflare_ingress import (
+    access_problems,
+    ingress_hostnames,
+    ingress_problems,
+    normalise_access,
+    normalise_ingress,
+    normalise_rule,
+)
 
 DOCUMENTATION = r"""
 module: cloudflare_tunnel
@@ -95,8 +103,35 @@ options:
         (wildcard hostnames included).
     type: bool
     default: true
+  access:
+    description:
+      - Cloudflare Access in front of ingress hostnames, so that only the listed people get through (for
+        example the dashboard). Each entry becomes a self-hosted Access application for the hostname, named
+        C(<name> <hostname>), with one policy, C(allow listed emails), that includes exactly these addresses.
+      - Applications named C(<name> ...) whose hostname is no longer listed are deleted; applications
+        made by anyone else are never touched. The API token then also needs Account > Access (Apps and
+        Policies) > Edit.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      hostname:
+        description: An ingress hostname.
+        type: str
+        required: true
+      emails:
+        description: The email addresses allowed in (compared without regard to case or order).
+        type: list
+        elements: str
+        required: true
+      session_duration:
+        description: How long a login lasts (a Go duration such as C(24h) or C(30m)).
+        type: str
+        default: 24h
   state:
-    description: C(present) makes the tunnel match; C(absent) deletes it and the CNAMEs that point at it.
+    description: >-
+      C(present) makes the tunnel match; C(absent) deletes it, the CNAMEs that point at it and its
+      Access applications.
     type: str
     choices: [present, absent]
     default: present
@@ -137,6 +172,9 @@ EXAMPLES = r"""
         service: http://backend-api:8000
         originRequest:
           connectTimeout: 10s
+    access:
+      - hostname: app.example.com
+        emails: [owner@example.com]
   register: cloudflare_tunnel
 
 - name: Fetch the connector token (the task's output is hidden; the registered value holds it)
@@ -188,6 +226,13 @@ dns_records:
   type: list
   elements: dict
   returned: always
+access_apps:
+  description: >-
+    What happened to each Access application (hostname, id, emails, session_duration and action
+    (C(none), C(create), C(update) or C(delete))).
+  type: list
+  elements: dict
+  returned: always
 connections:
   description: The tunnel's connections, each with client_id, origin_ip, colo_name, opened_at, client_version.
   type: list
@@ -207,11 +252,8 @@ token_changed:
   returned: when O(known_token_sha256) is given and the tunnel exists
 """
 
-SCHEMES = ("http", "https", "tcp", "ssh", "rdp", "smb", "unix", "unix+tls")
-BARE_SERVICES = ("hello_world", "bastion")
-CATCH_ALL = {"service": "http_status:404"}
-RULE_KEYS = ("hostname", "path", "service", "originRequest")
 TUNNEL_DOMAIN = "cfargotunnel.com"
+ACCESS_POLICY = "allow listed emails"
 PER_PAGE = 50
 
 
@@ -233,85 +275,6 @@ def envelope_errors(envelope: Any) -> str:
         else:
             parts.append(str(error))
     return "; ".join(parts) or "the answer says success=false and gives no error"
-
-
-def compact(value: Any) -> Any:
-    """The value without None, empty strings, empty lists and empty dicts, recursively."""
-    if isinstance(value, dict):
-        items = ((key, compact(item)) for key, item in value.items())
-        return {key: item for key, item in items if item not in (None, "", [], {})}
-    if isinstance(value, list):
-        return [compact(item) for item in value]
-    return value
-
-
-def normalise_rule(rule: dict[str, Any]) -> dict[str, Any]:
-    """One ingress rule as compared and sent: known keys only, empty values dropped, hostname in lower case."""
-    kept = compact({key: rule.get(key) for key in RULE_KEYS})
-    if "hostname" in kept:
-        kept["hostname"] = str(kept["hostname"]).lower().rstrip(".")
-    return kept
-
-
-def is_catch_all(rule: dict[str, Any]) -> bool:
-    return not rule.get("hostname") and not rule.get("path")
-
-
-def normalise_ingress(rules: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """The rules, normalised, with the catch-all appended when the last rule does not match everything."""
-    normal = [normalise_rule(rule) for rule in rules or []]
-    if not normal or not is_catch_all(normal[-1]):
-        normal.append(dict(CATCH_ALL))
-    return normal
-
-
-def service_problem(service: Any) -> str | None:
-    if not isinstance(service, str) or not service:
-        return "has no service"
-    if service in BARE_SERVICES:
-        return None
-    if service.startswith("http_status:"):
-        return None if re.fullmatch(r"http_status:[1-5]\d\d", service) else f"has a bad status in {service!r}"
-    scheme, separator, rest = service.partition(":")
-    if separator and scheme in SCHEMES and rest:
-        if scheme.startswith("unix") or rest.startswith("//") and len(rest) > 2:
-            return None
-    return (f"has the service {service!r}, whose scheme is not one of "
-            f"{', '.join(SCHEMES)}, http_status:NNN, {', '.join(BARE_SERVICES)}")
-
-
-def in_zone(hostname: str, zone: str) -> bool:
-    zone = zone.lower().rstrip(".")
-    bare = hostname[2:] if hostname.startswith("*.") else hostname
-    return bare == zone or bare.endswith("." + zone)
-
-
-def ingress_problems(rules: list[dict[str, Any]], zone: str | None) -> list[str]:
-    """Every reason the (normalised) rules cannot be sent, one sentence each; [] when they can."""
-    problems = []
-    for index, rule in enumerate(rules):
-        label = f"ingress rule {index + 1}" + (f" ({rule['hostname']})" if rule.get("hostname") else "")
-        if problem := service_problem(rule.get("service")):
-            problems.append(f"{label} {problem}")
-        hostname = rule.get("hostname")
-        if hostname and zone and not in_zone(hostname, zone):
-            problems.append(f"{label}: {hostname} is outside the zone {zone}")
-        if hostname and not re.fullmatch(r"(\*\.)?([a-z0-9_]([a-z0-9_-]*[a-z0-9_])?\.)+[a-z0-9-]+", hostname):
-            problems.append(f"{label}: {hostname!r} is not a hostname")
-        if is_catch_all(rule) and index != len(rules) - 1:
-            problems.append(f"{label} matches everything, so the rules after it would never be used")
-        if "originRequest" in rule and not isinstance(rule["originRequest"], dict):
-            problems.append(f"{label}: originRequest must be a mapping")
-    return problems
-
-
-def ingress_hostnames(rules: list[dict[str, Any]]) -> list[str]:
-    """The distinct hostnames, in order."""
-    seen: list[str] = []
-    for rule in rules:
-        if rule.get("hostname") and rule["hostname"] not in seen:
-            seen.append(rule["hostname"])
-    return seen
 
 
 def tunnel_target(tunnel_id: str | None) -> str:
@@ -348,6 +311,56 @@ def dns_plan(hostnames: list[str], records: dict[str, list[dict[str, Any]]], tar
     return actions, problems
 
 
+def access_app_name(tunnel_name: str, hostname: str) -> str:
+    return f"{tunnel_name} {hostname}"
+
+
+def policy_emails(policy: dict[str, Any]) -> list[str]:
+    """The addresses of a policy's include rules of the form {"email": {"email": ...}}."""
+    return sorted({str(rule["email"].get("email", "")).lower() for rule in policy.get("include") or []
+                   if isinstance(rule, dict) and isinstance(rule.get("email"), dict)})
+
+
+def policy_body(emails: list[str]) -> dict[str, Any]:
+    return {"name": ACCESS_POLICY, "decision": "allow", "precedence": 1,
+            "include": [{"email": {"email": email}} for email in emails], "exclude": [], "require": []}
+
+
+def policy_matches(policy: dict[str, Any], emails: list[str]) -> bool:
+    """Whether an existing policy lets exactly these addresses in, and nothing else."""
+    only_emails = all(isinstance(rule, dict) and set(rule) == {"email"} for rule in policy.get("include") or [])
+    return (policy.get("decision") == "allow" and only_emails and policy_emails(policy) == emails
+            and not policy.get("exclude") and not policy.get("require"))
+
+
+def access_plan(wanted: list[dict[str, Any]], apps: list[dict[str, Any]], policies: dict[str, list[dict[str, Any]]],
+                tunnel_name: str) -> list[dict[str, Any]]:
+    """What to do about each Access application: wanted entries against the account's applications
+    (by domain) and their policies (by application id). Ours are those named '<tunnel name> ...'."""
+    by_domain = {str(app.get("domain", "")).lower(): app for app in apps}
+    actions = []
+    for entry in wanted:
+        app = by_domain.get(entry["hostname"])
+        view = dict(entry, id=app.get("id") if app else None, action="none")
+        if app is None:
+            view["action"] = "create"
+        else:
+            ours = [p for p in policies.get(app["id"], []) if p.get("name") == ACCESS_POLICY]
+            others = [p for p in policies.get(app["id"], []) if p.get("name") != ACCESS_POLICY]
+            same_app = (app.get("name") == access_app_name(tunnel_name, entry["hostname"])
+                        and app.get("session_duration") == entry["session_duration"])
+            if not same_app or others or len(ours) != 1 or not policy_matches(ours[0], entry["emails"]):
+                view["action"] = "update"
+        actions.append(view)
+    prefix = f"{tunnel_name} "
+    for app in apps:
+        domain = str(app.get("domain", "")).lower()
+        if str(app.get("name", "")).startswith(prefix) and domain not in {entry["hostname"] for entry in wanted}:
+            actions.append({"hostname": domain, "id": app.get("id"), "emails": [],
+                            "session_duration": app.get("session_duration"), "action": "delete"})
+    return actions
+
+
 def connection_views(tunnel: dict[str, Any]) -> list[dict[str, Any]]:
     keys = ("client_id", "origin_ip", "colo_name", "opened_at", "client_version")
     return [{key: connection.get(key) for key in keys} for connection in tunnel.get("connections") or []]
@@ -373,6 +386,7 @@ def input_problems(params: dict[str, Any], rules: list[dict[str, Any]]) -> list[
         problems += ingress_problems(rules, params.get("zone"))
         if params["dns"] and ingress_hostnames(rules) and not (params.get("zone") or params.get("zone_id")):
             problems.append("dns=true needs zone or zone_id")
+        problems += access_problems(params.get("access") or [], ingress_hostnames(rules))
     return problems
 
 
@@ -424,6 +438,53 @@ class Client:
 
 def account_path(account_id: str, *rest: str) -> str:
     return "/".join([f"/accounts/{quote(account_id, safe='')}/cfd_tunnel", *(quote(part, safe="") for part in rest)])
+
+
+def access_path(account_id: str, *rest: str) -> str:
+    return "/".join([f"/accounts/{quote(account_id, safe='')}/access/apps", *(quote(part, safe="") for part in rest)])
+
+
+def read_access(client: Client, account_id: str, tunnel_name: str, hostnames: list[str]
+                ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """The applications that matter (ours by name, or on a wanted hostname) and their policies."""
+    prefix = f"{tunnel_name} "
+    apps = [app for app in client.every_page(access_path(account_id))
+            if str(app.get("name", "")).startswith(prefix) or str(app.get("domain", "")).lower() in hostnames]
+    policies = {app["id"]: client.every_page(access_path(account_id, app["id"], "policies")) for app in apps}
+    return apps, policies
+
+
+def apply_access(client: Client, account_id: str, tunnel_name: str, actions: list[dict[str, Any]],
+                 policies: dict[str, list[dict[str, Any]]]) -> None:
+    for action in actions:
+        if action["action"] == "delete":
+            client.result("DELETE", access_path(account_id, action["id"]))
+            continue
+        if action["action"] == "none":
+            continue
+        body = {"name": access_app_name(tunnel_name, action["hostname"]), "domain": action["hostname"],
+                "type": "self_hosted", "session_duration": action["session_duration"]}
+        if action["action"] == "create":
+            action["id"] = client.result("POST", access_path(account_id), body=body)["id"]
+        else:
+            client.result("PUT", access_path(account_id, action["id"]), body=body)
+        existing = policies.get(action["id"], [])
+        ours = [p for p in existing if p.get("name") == ACCESS_POLICY]
+        for policy in [p for p in existing if p not in ours[:1]]:
+            client.result("DELETE", access_path(account_id, action["id"], "policies", policy["id"]))
+        if ours:
+            client.result("PUT", access_path(account_id, action["id"], "policies", ours[0]["id"]),
+                          body=policy_body(action["emails"]))
+        else:
+            client.result("POST", access_path(account_id, action["id"], "policies"), body=policy_body(action["emails"]))
+
+
+def access_views(apps: list[dict[str, Any]], policies: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The applications as the diff shows them."""
+    return [{"hostname": str(app.get("domain", "")).lower(), "name": app.get("name"),
+             "session_duration": app.get("session_duration"),
+             "policies": [{"name": p.get("name"), "decision": p.get("decision"), "emails": policy_emails(p)}
+                          for p in policies.get(app.get("id"), [])]} for app in apps]
 
 
 def zone_of(client: Client, params: dict[str, Any]) -> dict[str, Any]:
@@ -500,6 +561,16 @@ def ensure_present(module: AnsibleModule, client: Client, rules: list[dict[str, 
                 apply_dns(client, zone["id"], actions, target)
     result["dns_records"] = actions
 
+    wanted_access = normalise_access(params.get("access"))
+    apps, policies = read_access(client, params["account_id"], params["name"],
+                                 [entry["hostname"] for entry in wanted_access])
+    access_actions = access_plan(wanted_access, apps, policies, params["name"])
+    if any(action["action"] != "none" for action in access_actions):
+        result["changed"] = True
+        if not check:
+            apply_access(client, params["account_id"], params["name"], access_actions, policies)
+    result["access_apps"] = access_actions
+
     if tunnel_id:
         token = client.result("GET", account_path(params["account_id"], tunnel_id, "token"))
         result["token_sha256"] = token_sha256(token)
@@ -508,8 +579,12 @@ def ensure_present(module: AnsibleModule, client: Client, rules: list[dict[str, 
         if params["return_token"]:
             result["token"] = token
     result["diff"] = {
-        "before": {"ingress": before_ingress, "dns_records": before_dns},
-        "after": {"ingress": rules, "dns_records": [dict(a, action="none") for a in actions]},
+        "before": {"ingress": before_ingress, "dns_records": before_dns, "access": access_views(apps, policies)},
+        "after": {"ingress": rules, "dns_records": [dict(a, action="none") for a in actions],
+                  "access": [{"hostname": a["hostname"], "name": access_app_name(params["name"], a["hostname"]),
+                              "session_duration": a["session_duration"],
+                              "policies": [{"name": ACCESS_POLICY, "decision": "allow", "emails": a["emails"]}]}
+                             for a in access_actions if a["action"] != "delete"]},
     }
     return result
 
@@ -520,8 +595,14 @@ def ensure_absent(module: AnsibleModule, client: Client) -> dict[str, Any]:
                                            {"name": params["name"], "is_deleted": "false"}), params["name"])
     result: dict[str, Any] = {"changed": tunnel is not None, "created": False, "deleted": tunnel is not None,
                               "tunnel_name": params["name"], "tunnel_id": tunnel and tunnel.get("id"),
-                              "ingress": [], "dns_records": [],
+                              "ingress": [], "dns_records": [], "access_apps": [],
                               "connections": connection_views(tunnel) if tunnel else []}
+    apps, policies = read_access(client, params["account_id"], params["name"], [])
+    result["access_apps"] = access_plan([], apps, policies, params["name"])
+    if result["access_apps"]:
+        result["changed"] = True
+        if not check:
+            apply_access(client, params["account_id"], params["name"], result["access_apps"], policies)
     if tunnel is None:
         return result
     if params.get("zone") or params.get("zone_id"):
@@ -552,6 +633,10 @@ def argument_spec() -> dict[str, Any]:
         "zone_id": {"type": "str"},
         "name": {"type": "str", "required": True},
         "ingress": {"type": "list", "elements": "dict", "default": [], "options": rule},
+        "access": {"type": "list", "elements": "dict", "default": [], "options": {
+            "hostname": {"type": "str", "required": True},
+            "emails": {"type": "list", "elements": "str", "required": True},
+            "session_duration": {"type": "str", "default": "24h"}}},
         "dns": {"type": "bool", "default": True},
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         "return_token": {"type": "bool", "default": False, "no_log": False},

@@ -9,12 +9,17 @@ Answers as the real API does, in its envelope {"success", "errors", "messages", 
   GET|PATCH|DELETE /accounts/{a}/cfd_tunnel/{id}      (DELETE refuses with 1022 while connections are up;
                                                        PATCH with tunnel_secret rotates the token)
   GET|PUT /accounts/{a}/cfd_tunnel/{id}/configurations    GET .../token    DELETE .../connections
+  GET|POST /accounts/{a}/access/apps (page, per_page, default 25)   GET|PUT|DELETE /accounts/{a}/access/apps/{id}
+  GET|POST /accounts/{a}/access/apps/{id}/policies        PUT|DELETE .../policies/{policy_id}
+    (self_hosted applications need a domain, one application a domain: 12130 otherwise; a policy needs
+    a decision and at least one include rule)
 A request without "Authorization: Bearer <token>" gets 403 {"code": 10000, "message": "Authentication error"}.
 
 Test hooks (in-process on FakeCloudflare, or over HTTP under /_fake/ without a token):
   requests (log of (method, path, query)), add_tunnel, set_ingress, set_record, rotate_token, add_connection;
   GET /_fake/requests, POST /_fake/tunnels {"name", "deleted"}, POST /_fake/rotate/{id},
-  PUT /_fake/ingress/{id} [rules], PUT /_fake/records {"name", "type", "content", "proxied"}.
+  PUT /_fake/ingress/{id} [rules], POST /_fake/connections/{id} {"origin_ip"} (a new connector), PUT /_fake/records {"name", "type", "content", "proxied"},
+  set_access_emails / PUT /_fake/access/{domain} [emails] (the policies of that application replaced by one).
 
 Run it alone: python3 tests/fakes/cloudflare_api.py --port 8787 --token T --account A --zone example.com
 """
@@ -27,6 +32,7 @@ import hashlib
 import json
 import secrets
 import threading
+import time
 import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 
 TUNNEL_PER_PAGE = 20  # the tunnel listing's page size when per_page is not given (assumed; max 1000)
 DNS_PER_PAGE = 100  # the DNS listing's documented default
+ACCESS_PER_PAGE = 25  # the Access application listing's page size when per_page is not given (assumed)
 
 
 def now() -> str:
@@ -83,6 +90,8 @@ class FakeCloudflare:
         self.tunnels: dict[str, dict[str, Any]] = {}
         self.configs: dict[str, dict[str, Any]] = {}
         self.tunnel_secrets: dict[str, str] = {}
+        self.apps: dict[str, dict[str, Any]] = {}
+        self.policies: dict[str, list[dict[str, Any]]] = {}  # application id -> its policies
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.ignore_filters = False  # answer listings unfiltered, as a careless server might
 
@@ -149,6 +158,34 @@ class FakeCloudflare:
                 del self.records[record_id]
             return self._new_record(zone_id, {"name": name, "type": type_, "content": content, "proxied": proxied})
 
+    def app_for(self, domain: str) -> dict[str, Any] | None:
+        found = [app for app in self.apps.values() if app["domain"] == domain]
+        return found[0] if found else None
+
+    def add_app(self, name: str, domain: str, session_duration: str = "24h") -> dict[str, Any]:
+        with self.lock:
+            app_id = str(uuid.uuid4())
+            self.apps[app_id] = {"id": app_id, "uid": app_id, "aud": secrets.token_hex(32), "name": name,
+                                 "domain": domain, "type": "self_hosted", "session_duration": session_duration,
+                                 "allowed_idps": [], "auto_redirect_to_identity": False, "created_at": now(),
+                                 "updated_at": now()}
+            self.policies[app_id] = []
+            return self.apps[app_id]
+
+    def set_access_emails(self, domain: str, emails: list[str], name: str = "allow listed emails") -> None:
+        """Replace an application's policies behind the module's back with one allowing these emails."""
+        with self.lock:
+            app = self.app_for(domain)
+            assert app is not None, f"no Access application for {domain}"
+            self.policies[app["id"]] = [self._new_policy({"name": name, "decision": "allow", "precedence": 1,
+                                                          "include": [{"email": {"email": e}} for e in emails]})]
+
+    def emails_of(self, domain: str) -> list[list[str]]:
+        """Each policy's included addresses, for the application on domain."""
+        app = self.app_for(domain)
+        return [[rule["email"]["email"] for rule in policy["include"] if "email" in rule]
+                for policy in self.policies[app["id"]]] if app else []
+
     def records_named(self, name: str) -> list[dict[str, Any]]:
         return [record for record in self.records.values() if record["name"] == name]
 
@@ -182,6 +219,10 @@ class FakeCloudflare:
                 if parts[1] != self.account:
                     raise ApiError(403, 10000, "Authentication error")
                 return 200, self._tunnels(method, parts[3:], query, body)
+            if parts[:1] == ["accounts"] and parts[2:4] == ["access", "apps"]:
+                if parts[1] != self.account:
+                    raise ApiError(403, 10000, "Authentication error")
+                return (201 if method == "POST" else 200), self._access(method, parts[4:], query, body)
         raise ApiError(404, 7003, f"Could not route to {path}, perhaps your object identifier is invalid?")
 
     def _zones(self, method: str, rest: list[str], query: dict[str, str], body: Any) -> dict[str, Any]:
@@ -282,6 +323,73 @@ class FakeCloudflare:
             return envelope(tunnel)
         raise ApiError(405, 10405, "Method not allowed")
 
+    def _new_policy(self, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("decision") not in ("allow", "deny", "bypass", "non_identity"):
+            raise ApiError(400, 12130, "access.api.error.invalid_request: decision must be one of allow, deny, "
+                                       "bypass, non_identity")
+        if not body.get("include"):
+            raise ApiError(400, 12130, "access.api.error.invalid_request: a policy needs at least one include rule")
+        return {"id": str(uuid.uuid4()), "name": body.get("name", ""), "decision": body["decision"],
+                "precedence": int(body.get("precedence", 1)), "include": body["include"],
+                "exclude": body.get("exclude") or [], "require": body.get("require") or [],
+                "created_at": now(), "updated_at": now()}
+
+    def _app_body(self, body: Any, app_id: str | None = None) -> dict[str, Any]:
+        body = body or {}
+        if body.get("type", "self_hosted") != "self_hosted" or not body.get("domain"):
+            raise ApiError(400, 12130, "access.api.error.invalid_request: a self_hosted application needs a domain")
+        clash = self.app_for(str(body["domain"]))
+        if clash and clash["id"] != app_id:
+            raise ApiError(409, 12130, "access.api.error.conflict: an application with this domain already exists")
+        return body
+
+    def _access(self, method: str, rest: list[str], query: dict[str, str], body: Any) -> dict[str, Any]:
+        if not rest:
+            if method == "GET":
+                return paginate(list(self.apps.values()), query, ACCESS_PER_PAGE)
+            if method == "POST":
+                body = self._app_body(body)
+                return envelope(self.add_app(body.get("name") or body["domain"], body["domain"],
+                                             body.get("session_duration", "24h")))
+            raise ApiError(405, 10405, "Method not allowed")
+        app = self.apps.get(rest[0])
+        if app is None:
+            raise ApiError(404, 12130, "access.api.error.not_found: application not found")
+        if len(rest) == 1:
+            if method == "GET":
+                return envelope(app)
+            if method == "PUT":
+                body = self._app_body(body, app["id"])
+                app.update(name=body.get("name") or body["domain"], domain=body["domain"],
+                           session_duration=body.get("session_duration", "24h"), updated_at=now())
+                return envelope(app)
+            if method == "DELETE":
+                del self.apps[app["id"]]
+                self.policies.pop(app["id"], None)
+                return envelope({"id": app["id"]})
+            raise ApiError(405, 10405, "Method not allowed")
+        if rest[1] != "policies":
+            raise ApiError(404, 7003, "Could not route, perhaps your object identifier is invalid?")
+        policies = self.policies[app["id"]]
+        if len(rest) == 2:
+            if method == "GET":
+                return paginate(policies, query, ACCESS_PER_PAGE)
+            if method == "POST":
+                policies.append(self._new_policy(body or {}))
+                return envelope(policies[-1])
+            raise ApiError(405, 10405, "Method not allowed")
+        found = [policy for policy in policies if policy["id"] == rest[2]]
+        if not found:
+            raise ApiError(404, 12130, "access.api.error.not_found: policy not found")
+        if method == "PUT":
+            updated = dict(self._new_policy(body or {}), id=found[0]["id"], created_at=found[0]["created_at"])
+            policies[policies.index(found[0])] = updated
+            return envelope(updated)
+        if method == "DELETE":
+            policies.remove(found[0])
+            return envelope({"id": found[0]["id"]})
+        raise ApiError(405, 10405, "Method not allowed")
+
     def _hook(self, method: str, rest: list[str], body: Any) -> Any:
         if rest == ["requests"]:
             return [list(entry) for entry in self.api_requests()]
@@ -296,9 +404,16 @@ class FakeCloudflare:
         if rest == ["records"]:
             return self.set_record(body.get("zone") or next(iter(self.zones.values()))["name"], body["name"],
                                    body["type"], body["content"], bool(body.get("proxied")))
+        if rest[:1] == ["access"] and method == "PUT":
+            self.set_access_emails(rest[1], body)
+            return {"emails": self.emails_of(rest[1])}
+        if rest[:1] == ["connections"] and method == "POST":
+            self.add_connection(rest[1], (body or {}).get("origin_ip", "192.0.2.10"))
+            return self.tunnels[rest[1]]["connections"]
         if rest == ["state"]:
             return {"tunnels": list(self.tunnels.values()), "records": list(self.records.values()),
-                    "configs": list(self.configs.values())}
+                    "configs": list(self.configs.values()), "access_apps": list(self.apps.values()),
+                    "access_policies": self.policies}
         raise ApiError(404, 7003, "no such test hook")
 
 
@@ -348,6 +463,20 @@ def make_server(host: str, port: int, fake: FakeCloudflare) -> ThreadingHTTPServ
     return server
 
 
+def exit_when_idle(server: ThreadingHTTPServer, fake: FakeCloudflare, seconds: int) -> None:
+    """Stop the server once no request has come for seconds."""
+    seen, quiet_since = -1, time.monotonic()
+    while True:
+        time.sleep(1)
+        with fake.lock:
+            count = len(fake.requests)
+        if count != seen:
+            seen, quiet_since = count, time.monotonic()
+        elif time.monotonic() - quiet_since > seconds:
+            server.shutdown()
+            return
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -355,10 +484,14 @@ def main() -> None:
     parser.add_argument("--token", required=True, help="the API token the fake accepts")
     parser.add_argument("--account", required=True, help="the account id")
     parser.add_argument("--zone", action="append", default=[], help="a zone name (repeatable)")
+    parser.add_argument("--idle-exit", type=int, default=0,
+                        help="exit after this many seconds without a request (0: never), so a test run never leaves it behind")
     args = parser.parse_args()
     fake = FakeCloudflare(args.token, args.account, args.zone or ["example.com"])
     server = make_server(args.host, args.port, fake)
     print(f"fake Cloudflare API on http://{args.host}:{server.server_address[1]}/client/v4", flush=True)
+    if args.idle_exit > 0:
+        threading.Thread(target=exit_when_idle, args=(server, fake, args.idle_exit), daemon=True).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import grp
+import json
 import os
 import re
 import subprocess
@@ -32,7 +33,17 @@ DEFAULT_VARS = {
     },
     "stack_backend_secrets": {"JWT_SECRET": "jwt_secret"},
 }
-INVENTORIES = ["antone-default", *sorted(p.name for p in EXAMPLES.iterdir() if (p / "group_vars").is_dir())]
+# seed 000's locally managed tunnel: config.yml with the ingress rules, and the credentials file
+TUNNEL_LOCAL_VARS = {
+    **DEFAULT_VARS,
+    "stack_secrets": {"postgres_password": "s3cr$t@pass/word", "jwt_secret": "jwt-$ecret-value"},
+    "cloudflared_mode": "local",
+    "cloudflared_zone": "example.com",
+    "cloudflared_ingress": [{"hostname": "app.example.com", "service": "http://dashboard:3000"}],
+    "cloudflared_credentials": {"AccountTag": "acc0123", "TunnelID": "6ff42ae2-765d-4adf-8112-31c55c1551ef",
+                                "TunnelSecret": "dHVubmVsLXNlY3JldC12YWx1ZQ=="},
+}
+INVENTORIES = ["antone-default", "antone-tunnel-local", *sorted(p.name for p in EXAMPLES.iterdir() if (p / "group_vars").is_dir())]
 VARIABLE = re.compile(r"(?<!\$)\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -42,6 +53,9 @@ def inventory_vars(name: str) -> tuple[list[str], list[str]]:
         return ["-e", yaml.safe_dump(DEFAULT_VARS, default_flow_style=True, width=10000)], list(
             DEFAULT_VARS["stack_secrets"].values()
         )
+    if name == "antone-tunnel-local":
+        return ["-e", yaml.safe_dump(TUNNEL_LOCAL_VARS, default_flow_style=True, width=10000)], [
+            *TUNNEL_LOCAL_VARS["stack_secrets"].values(), TUNNEL_LOCAL_VARS["cloudflared_credentials"]["TunnelSecret"]]
     group_vars = EXAMPLES / name / "group_vars" / "antone"
     vault = group_vars / "vault.yml.example"
     secrets = [str(v) for v in yaml.safe_load(vault.read_text()).values()]
@@ -121,3 +135,28 @@ def test_docker_compose_config_refuses_a_broken_file(tmp_path: Path) -> None:
     (tmp_path / "docker-compose.yml").write_text("services:\n  a:\n    image: x\n    depends_on: [missing]\n")
     (tmp_path / "docker-compose.prod.yml").write_text("services: {}\n")
     assert compose_config(tmp_path, "docker-compose.prod.yml").returncode != 0
+
+
+@pytest.mark.parametrize("rendered", ["antone-default"], indirect=True)
+def test_the_token_reaches_cloudflared_as_a_file_named_on_its_command_line(rendered: tuple[Path, list[str]]) -> None:
+    project, _ = rendered
+    service = yaml.safe_load((project / "docker-compose.yml").read_text())["services"]["cloudflared"]
+    assert service["command"][-3:] == ["run", "--token-file", "/run/secrets/cloudflare_tunnel_token"]
+    assert service["secrets"] == ["cloudflare_tunnel_token"]
+    assert "TUNNEL_TOKEN" not in (project / "env" / "cloudflared.env").read_text()
+    assert (project / "secrets" / "cloudflare_tunnel_token").stat().st_gid == 65532
+
+
+@pytest.mark.parametrize("rendered", ["antone-tunnel-local"], indirect=True)
+def test_the_locally_managed_tunnel_gets_config_yml_and_its_credentials(rendered: tuple[Path, list[str]]) -> None:
+    project, _ = rendered
+    service = yaml.safe_load((project / "docker-compose.yml").read_text())["services"]["cloudflared"]
+    assert service["command"][-3:] == ["--config", "/etc/cloudflared/config.yml", "run"]
+    assert "./files/cloudflared/config.yml:/etc/cloudflared/config.yml:ro" in service["volumes"]
+    config = yaml.safe_load((project / "files" / "cloudflared" / "config.yml").read_text())
+    assert config == {"tunnel": "6ff42ae2-765d-4adf-8112-31c55c1551ef",
+                      "credentials-file": "/run/secrets/cloudflare_tunnel_credentials",
+                      "ingress": [{"hostname": "app.example.com", "service": "http://dashboard:3000"},
+                                  {"service": "http_status:404"}]}
+    credentials = json.loads((project / "secrets" / "cloudflare_tunnel_credentials").read_text())
+    assert credentials == TUNNEL_LOCAL_VARS["cloudflared_credentials"]

@@ -237,3 +237,28 @@ def test_problems_never_show_a_secret_value() -> None:
 def test_problems_on_the_wrong_shapes() -> None:
     assert stack_problems([]) == ["stack_services must be a mapping of service names to their settings"]  # type: ignore[arg-type]
     assert "its settings must be a mapping" in stack_problems({"a": "x"})[1]
+
+
+TUNNEL = {"image": "cloudflare/cloudflared:2025.11.1", "secret_files": ["tunnel_token"], "secrets_gid": 65532,
+          "command": ["tunnel", "run", "--token-file", "/run/secrets/tunnel_token"]}
+
+
+def test_secret_files_are_mounted_without_a_variable_and_readable_by_their_group() -> None:
+    result = plan(services=services(cloudflared=TUNNEL), secrets=[*SECRETS, "tunnel_token"])
+    assert result["base"]["services"]["cloudflared"]["secrets"] == ["tunnel_token"]
+    assert result["base"]["secrets"]["tunnel_token"] == {"file": "./secrets/tunnel_token"}
+    assert result["env_files"]["cloudflared"] == {}
+    assert result["secret_groups"] == {"tunnel_token": 65532}
+    assert result["secret_users"] == {"postgres_password": ["postgres"], "tunnel_token": ["cloudflared"]}
+    assert "tunnel_token" in result["file_secrets"]
+
+
+def test_secret_files_need_a_value_and_one_group() -> None:
+    assert any("secret_files names 'tunnel_token', which has no value" in p
+               for p in problems(services=services(cloudflared=TUNNEL)))
+    shared = services(cloudflared=TUNNEL, other=dict(TUNNEL, secrets_gid=1000))
+    assert any("ask for different groups ['1000', '65532']" in p
+               for p in problems(services=shared, secrets={**SECRETS, "tunnel_token": "t"}))
+    assert any("secrets_gid must be a numeric group id" in p
+               for p in problems(services=services(cloudflared=dict(TUNNEL, secrets_gid="nonroot")),
+                                 secrets={**SECRETS, "tunnel_token": "t"}))

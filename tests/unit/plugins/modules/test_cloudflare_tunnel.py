@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.antone.infra.plugins.module_utils import cloudflare_ingress as ci
 from ansible_collections.antone.infra.plugins.modules import cloudflare_tunnel as ct
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -101,12 +102,12 @@ def test_normalise_ingress_appends_the_catch_all_and_drops_empty_values() -> Non
                                      "smb://h", "unix:/run/a.sock", "unix+tls:/run/a.sock", "http_status:404",
                                      "hello_world", "bastion"])
 def test_known_services_pass(service: str) -> None:
-    assert ct.service_problem(service) is None
+    assert ci.service_problem(service) is None
 
 
 @pytest.mark.parametrize("service", ["ftp://h", "http:", "http_status:99", "localhost:3000", "", None])
 def test_unknown_services_are_named(service: Any) -> None:
-    assert ct.service_problem(service)
+    assert ci.service_problem(service)
 
 
 def test_ingress_problems() -> None:
@@ -367,3 +368,88 @@ def test_through_ansible_playbook_the_token_is_registered_and_never_printed(fake
     assert token not in output and TOKEN not in output
     assert "token ok: True" in output
     assert "hidden" in output
+
+
+# ------------------------------------------------------------------------------------------------- Access
+
+ACCESS = [{"hostname": "app.example.com", "emails": ["Owner@Example.com", "ops@example.com"]}]
+
+
+def test_access_problems_name_each_mistake() -> None:
+    hostnames = ["app.example.com"]
+    assert ci.access_problems(ACCESS, hostnames) == []
+    problems = ci.access_problems([{"hostname": "other.example.com", "emails": ["a@example.com"]},
+                                   {"hostname": "app.example.com", "emails": []},
+                                   {"hostname": "app.example.com", "emails": ["not-an-address"],
+                                    "session_duration": "a day"}], hostnames)
+    assert any("other.example.com is not the hostname of an ingress rule" in p for p in problems)
+    assert any("lists no email address" in p for p in problems)
+    assert any("listed twice" in p for p in problems)
+    assert any("'not-an-address' is not an email address" in p for p in problems)
+    assert any("session_duration 'a day'" in p for p in problems)
+
+
+def test_access_application_created_once_with_one_email_policy(fake: Any) -> None:
+    first = ok(args(fake, access=ACCESS))
+    assert first["changed"] and [a["action"] for a in first["access_apps"]] == ["create"]
+    app = fake.app_for("app.example.com")
+    assert app["name"] == "antone app.example.com" and app["type"] == "self_hosted"
+    assert fake.emails_of("app.example.com") == [["ops@example.com", "owner@example.com"]]
+    writes = len(fake.writes())
+    second = ok(args(fake, access=ACCESS))
+    assert not second["changed"] and [a["action"] for a in second["access_apps"]] == ["none"]
+    assert len(fake.writes()) == writes
+
+
+def test_access_policy_changed_remotely_is_restored(fake: Any) -> None:
+    ok(args(fake, access=ACCESS))
+    fake.set_access_emails("app.example.com", ["intruder@example.net"])
+    result = ok(args(fake, access=ACCESS))
+    assert result["changed"] and result["access_apps"][0]["action"] == "update"
+    assert sorted(fake.emails_of("app.example.com")[0]) == ["ops@example.com", "owner@example.com"]
+    assert "intruder@example.net" in json.dumps(result["diff"]["before"]["access"])
+
+
+def test_access_extra_policy_added_remotely_is_removed(fake: Any) -> None:
+    ok(args(fake, access=ACCESS))
+    app = fake.app_for("app.example.com")
+    fake.policies[app["id"]].append(fake._new_policy({"name": "everyone", "decision": "allow",
+                                                      "include": [{"everyone": {}}]}))
+    assert ok(args(fake, access=ACCESS))["changed"]
+    assert len(fake.policies[app["id"]]) == 1 and fake.policies[app["id"]][0]["name"] == "allow listed emails"
+
+
+def test_access_entry_dropped_deletes_only_our_application(fake: Any) -> None:
+    ok(args(fake, access=ACCESS))
+    foreign = fake.add_app("made by hand", "api.example.com")
+    result = ok(args(fake, access=[]))
+    assert [a["action"] for a in result["access_apps"]] == ["delete"]
+    assert fake.app_for("app.example.com") is None
+    assert fake.apps[foreign["id"]]["name"] == "made by hand"
+
+
+def test_access_in_check_mode_changes_nothing(fake: Any) -> None:
+    result = ok(args(fake, access=ACCESS), check=True)
+    assert result["changed"] and result["access_apps"][0]["action"] == "create"
+    assert fake.apps == {}
+
+
+def test_state_absent_removes_our_access_applications(fake: Any) -> None:
+    ok(args(fake, access=ACCESS))
+    result = ok(args(fake, state="absent"))
+    assert result["deleted"] and [a["action"] for a in result["access_apps"]] == ["delete"]
+    assert fake.apps == {}
+
+
+def test_access_applications_on_a_later_page_are_found(fake: Any) -> None:
+    for index in range(60):
+        fake.add_app(f"someone else {index}", f"host{index}.other.org")
+    ok(args(fake, access=ACCESS))
+    assert not ok(args(fake, access=ACCESS))["changed"]
+    assert len([a for a in fake.apps.values() if a["domain"] == "app.example.com"]) == 1
+
+
+def test_access_for_a_hostname_without_a_rule_fails_before_any_request(fake: Any) -> None:
+    result, _text = run(args(fake, access=[{"hostname": "admin.example.com", "emails": ["a@example.com"]}]))
+    assert result["failed"] and "admin.example.com is not the hostname of an ingress rule" in result["msg"]
+    assert fake.api_requests() == []
