@@ -48,7 +48,14 @@ options:
     type: str
     required: true
   network:
-    description: Name of the one private bridge network.
+    description: Name of the stack's main bridge network, which a service joins unless it names its networks.
+  networks:
+    description: >-
+      More networks by key, each {internal: bool (default false), name: Docker name (default
+      project-key)}. A service joins them by key in its C(networks) list (C(default) is the main
+      one). An internal network reaches nothing outside the host and publishes no port.
+    type: dict
+    default: {}
     type: str
     required: true
   secrets:
@@ -63,6 +70,12 @@ options:
     description: The service the postgres_tuning outputs apply to; empty for none.
     type: str
     default: ""
+  postgres_stop_grace_period:
+    description: >-
+      How long compose lets the PostgreSQL service shut down before it kills it (compose's own is 10 s,
+      which can cut a checkpoint short); the service's own stop_grace_period in C(compose) wins.
+    type: str
+    default: 120s
   postgres_tuning:
     description: The postgres_tuning outputs (command, shm_size, memory_limit), or empty.
     type: dict
@@ -104,7 +117,7 @@ SECRET_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 RELATIVE_PATH = re.compile(r"^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_./-]+$")
 SERVICE_KEYS = {
     "enabled", "image", "command", "entrypoint", "environment", "secrets", "file_secrets", "secret_files",
-    "secrets_gid", "ports",
+    "secrets_gid", "networks", "ports",
     "healthcheck", "depends_on", "volumes", "files", "resources", "user", "dev", "prod", "compose",
 }
 HEALTHCHECK_KEYS = {"test", "interval", "timeout", "retries", "start_period", "start_interval"}
@@ -376,9 +389,49 @@ def all_ports(name: str, spec: dict[str, Any], problems: list[str]) -> list[tupl
     return found
 
 
+def network_names(networks: dict[str, Any] | None, project: str, network: str) -> dict[str, str]:
+    """Network key -> Docker name: 'default' is the main network, the others project-key unless named."""
+    names = {"default": network}
+    for key, spec in (networks or {}).items():
+        names[str(key)] = str((spec or {}).get("name") or f"{project}-{key}")
+    return names
+
+
+def service_networks(spec: dict[str, Any]) -> list[str]:
+    return [str(key) for key in spec.get("networks") or ["default"]]
+
+
+def network_problems(active: dict[str, dict[str, Any]], networks: Any) -> list[str]:
+    """Unknown network keys, a published port on a service that only internal networks reach, and
+    depends_on between services that share no network (they could not talk)."""
+    if not isinstance(networks, dict) or not all(isinstance(v, (dict, type(None))) for v in networks.values()):
+        return ["stack_networks must be a mapping of network keys to {internal, name}"]
+    problems = []
+    known = {"default", *map(str, networks)}
+    internal = {str(key) for key, spec in networks.items() if (spec or {}).get("internal")}
+    if "default" in networks:
+        problems.append("stack_networks: 'default' is the main network (stack_network); give the others other keys")
+    for name, spec in active.items():
+        joined = spec.get("networks")
+        if joined is not None and (not isinstance(joined, list) or not joined):
+            problems.append(f"stack service {name}: networks must be a non-empty list of network keys")
+            continue
+        for key in service_networks(spec):
+            if key not in known:
+                problems.append(f"stack service {name}: network {key!r} is not in stack_networks "
+                                f"(known: {sorted(known)})")
+        if (spec.get("ports") or (spec.get("dev") or {}).get("ports")) and set(service_networks(spec)) <= internal:
+            problems.append(f"stack service {name}: publishes a port but joins only internal networks, "
+                            "which publish nothing; add a network that is not internal")
+        for dependency in normalize_depends_on_safe(spec.get("depends_on"), [], ""):
+            if dependency in active and not set(service_networks(spec)) & set(service_networks(active[dependency])):
+                problems.append(f"stack service {name}: depends on {dependency}, but they share no network")
+    return problems
+
+
 def stack_problems(services: dict[str, Any], volumes: dict[str, Any] | None = None, project: str = "antone",
                    secrets: dict[str, Any] | list[str] | None = None, secrets_as_files: bool = True,
-                   postgres_service: str = "") -> list[str]:
+                   postgres_service: str = "", networks: dict[str, Any] | None = None) -> list[str]:
     """Every mistake in the stack's inventory data, as messages that name the variable."""
     if not isinstance(services, dict):
         return ["stack_services must be a mapping of service names to their settings"]
@@ -433,6 +486,7 @@ def stack_problems(services: dict[str, Any], volumes: dict[str, Any] | None = No
             )
     if postgres_service and postgres_service not in active:
         problems.append(f"stack_postgres_service names {postgres_service!r}, which is not an enabled service")
+    problems += network_problems(active, networks if networks is not None else {})
     groups: dict[str, set[str]] = {}
     for name, spec in active.items():
         if spec.get("secrets_gid") is not None:
@@ -468,7 +522,7 @@ def file_path(service: str, item: dict[str, Any]) -> str:
     return f"files/{service}/{item['path']}"
 
 
-def base_service(name: str, spec: dict[str, Any], services: dict[str, dict[str, Any]], network: str,
+def base_service(name: str, spec: dict[str, Any], services: dict[str, dict[str, Any]], network: str | list[str],
                  file_secret_names: list[str]) -> dict[str, Any]:
     service: dict[str, Any] = {"image": "${" + image_variable(name) + "}", "restart": "unless-stopped"}
     for key in ("entrypoint", "command", "user"):
@@ -490,7 +544,7 @@ def base_service(name: str, spec: dict[str, Any], services: dict[str, dict[str, 
         service["volumes"] = mounts
     if file_secret_names:
         service["secrets"] = list(file_secret_names)
-    service["networks"] = [network]
+    service["networks"] = [network] if isinstance(network, str) else list(network)
     service.update(escape(copy.deepcopy(spec.get("compose") or {})))
     return service
 
@@ -540,15 +594,17 @@ def env_plan(spec: dict[str, Any], as_files: bool) -> dict[str, dict[str, str]]:
 
 def compose_stack(services: dict[str, Any], volumes: dict[str, Any] | None = None, project: str = "antone",
                   network: str = "antone-network", secrets: dict[str, Any] | list[str] | None = None,
-                  secrets_as_files: bool = True, postgres_service: str = "",
+                  secrets_as_files: bool = True, postgres_service: str = "", postgres_stop_grace_period: str = "120s",
+                  networks: dict[str, Any] | None = None,
                   postgres_tuning: dict[str, Any] | None = None,
                   prod_logging: dict[str, Any] | None = None) -> dict[str, Any]:
     volumes = volumes or {}
-    problems = stack_problems(services, volumes, project, secrets, secrets_as_files, postgres_service)
+    problems = stack_problems(services, volumes, project, secrets, secrets_as_files, postgres_service, networks)
     if problems:
         raise StackError("the stack's inventory data has problems:\n- " + "\n- ".join(problems))
     active = enabled_services(services)
     names = volume_names(volumes, project)
+    net_names = network_names(networks, project, network)
     logging = prod_logging if prod_logging is not None else {"max-size": "10m", "max-file": "3"}
     base: dict[str, Any] = {"name": project, "services": {}}
     prod: dict[str, Any] = {"services": {}}
@@ -566,7 +622,10 @@ def compose_stack(services: dict[str, Any], volumes: dict[str, Any] | None = Non
             secret_users.setdefault(secret, []).append(name)
             if spec.get("secrets_gid") is not None:
                 secret_groups[secret] = int(spec["secrets_gid"])
-        base["services"][name] = base_service(name, spec, active, network, service_file_secrets)
+        joined = [net_names[key] for key in service_networks(spec)]
+        base["services"][name] = base_service(name, spec, active, joined, service_file_secrets)
+        if name == postgres_service and postgres_stop_grace_period:
+            base["services"][name] = {"stop_grace_period": postgres_stop_grace_period, **base["services"][name]}
         tuning = (postgres_tuning or {}) if name == postgres_service else {}
         prod["services"][name] = prod_service(name, spec, logging, tuning)
         if dev_part := dev_service(spec):
@@ -581,6 +640,9 @@ def compose_stack(services: dict[str, Any], volumes: dict[str, Any] | None = Non
                 **({"content": item["content"]} if "content" in item else {"src": item["src"]}),
             })
     base["networks"] = {network: {"name": network, "driver": "bridge"}}
+    for key, spec in (networks or {}).items():
+        base["networks"][net_names[str(key)]] = {"name": net_names[str(key)], "driver": "bridge",
+                                                 **({"internal": True} if (spec or {}).get("internal") else {})}
     if volumes:
         base["volumes"] = {key: {"external": True, "name": names[key]} for key in volumes}
     if file_secrets:

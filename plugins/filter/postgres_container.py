@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import math
 from typing import Any
 
@@ -81,10 +82,6 @@ options:
     description: Settings applied last, as given.
     type: dict
     default: {}
-  restart_settings:
-    description: Settings read only at server start; they and the container's memory make the restart token.
-    type: list
-    elements: str
 """
 
 EXAMPLES = r"""
@@ -95,8 +92,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(settings), C(shm_size) and C(shm_size_mb), C(memory_limit) and C(memory_limit_mb),
-    C(nr_hugepages), C(restart_token), and C(command) (C(postgres -c name=value ...) as a list).
+  description: >-
+    C(settings), C(contexts) (each setting's name to C(postmaster), read only at start, or C(reload),
+    applied by pg_reload_conf()), C(reload_settings) (the reloadable ones as PostgreSQL text, for
+    ALTER SYSTEM), C(shm_size) and C(shm_size_mb), C(memory_limit) and C(memory_limit_mb),
+    C(nr_hugepages), C(restart_token), and C(command) (C(postgres -c name=value ...) as a list, the
+    postmaster settings only: a reloadable setting changed never changes the container).
   type: dict
 """
 
@@ -107,18 +108,30 @@ SHM_MIN_MB = 128
 SHM_STEP_MB = 64
 HUGE_PAGE_KB = 2048
 HEADROOM_MB = 256  # backends' own memory on top of shared_buffers and /dev/shm
-DEFAULT_RESTART_SETTINGS = (
-    "shared_buffers",
-    "max_connections",
-    "huge_pages",
-    "max_worker_processes",
-    "wal_buffers",
-    "wal_level",
-    "max_wal_senders",
-    "autovacuum_max_workers",
-    "max_prepared_transactions",
-    "shared_preload_libraries",
-)
+
+
+# Settings whose context in pg_settings is user, superuser or sighup, among those the role writes:
+# a change is applied to the running server with ALTER SYSTEM and pg_reload_conf(). Any other
+# setting (postmaster context, or one this list does not know) goes on the command line and
+# restarts the server when it changes.
+RELOADABLE_SETTINGS = frozenset((
+    "effective_cache_size", "maintenance_work_mem", "checkpoint_completion_target", "default_statistics_target",
+    "random_page_cost", "seq_page_cost", "effective_io_concurrency", "maintenance_io_concurrency", "work_mem",
+    "hash_mem_multiplier", "min_wal_size", "max_wal_size", "max_parallel_workers_per_gather", "max_parallel_workers",
+    "max_parallel_maintenance_workers", "parallel_tuple_cost", "parallel_setup_cost", "jit", "jit_above_cost",
+    "jit_inline_above_cost", "jit_optimize_above_cost", "checkpoint_timeout", "wal_compression",
+    "autovacuum_vacuum_scale_factor", "autovacuum_analyze_scale_factor", "autovacuum_naptime",
+    "log_min_duration_statement", "statement_timeout", "idle_in_transaction_session_timeout", "temp_buffers",
+    "bgwriter_delay", "bgwriter_lru_maxpages", "bgwriter_lru_multiplier", "cpu_tuple_cost",
+))
+
+
+SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
+
+
+def setting_context(name: str) -> str:
+    """'reload' for a setting the running server takes with pg_reload_conf(), else 'postmaster'."""
+    return "reload" if name in RELOADABLE_SETTINGS else "postmaster"
 
 
 class PostgresContainerError(ValueError):
@@ -186,9 +199,9 @@ def nr_hugepages(settings: dict[str, Any]) -> int:
     return int(math.ceil((shared_kb * 1.06 + 64 * KB_PER_MB) / HUGE_PAGE_KB))
 
 
-def restart_token(settings: dict[str, Any], restart_settings: tuple | list, shm_mb: int, limit_mb: int) -> str:
-    relevant = {name: settings[name] for name in sorted(restart_settings) if name in settings}
-    blob = json.dumps({"settings": relevant, "shm_mb": shm_mb, "limit_mb": limit_mb}, sort_keys=True)
+def restart_token(postmaster_settings: dict[str, Any], shm_mb: int, limit_mb: int) -> str:
+    """Changes exactly when the container must restart: a postmaster setting, /dev/shm or the memory limit."""
+    blob = json.dumps({"settings": postmaster_settings, "shm_mb": shm_mb, "limit_mb": limit_mb}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -218,7 +231,6 @@ def postgres_container(
     parallel_queries: int = 2,
     huge_pages: bool = False,
     extra_settings: dict[str, Any] | None = None,
-    restart_settings: tuple | list = DEFAULT_RESTART_SETTINGS,
 ) -> dict[str, Any]:
     if not isinstance(pgtune_settings, dict) or "shared_buffers" not in pgtune_settings:
         raise PostgresContainerError("postgres_container: the input must be the pgtune filter's settings")
@@ -249,18 +261,25 @@ def postgres_container(
     settings = apply_jit(settings, jit_above_cost)
     if huge_pages:
         settings["huge_pages"] = "try"
+    bad_names = [name for name in (extra_settings or {}) if not SETTING_NAME.match(str(name))]
+    if bad_names:
+        raise PostgresContainerError(f"postgres_container: extra_settings names {bad_names} are not PostgreSQL settings")
     settings.update(extra_settings or {})
     shm_mb = shm_size_mb(settings, parallel_queries)
     limit_mb = memory_limit_mb(settings, budget_mb, shm_mb)
+    contexts = {name: setting_context(name) for name in sorted(settings)}
+    postmaster = {name: value for name, value in settings.items() if contexts[name] == "postmaster"}
     return {
         "settings": settings,
+        "contexts": contexts,
+        "reload_settings": {name: pg_value(settings[name]) for name in sorted(settings) if contexts[name] == "reload"},
         "shm_size_mb": shm_mb,
         "shm_size": f"{shm_mb}m",
         "memory_limit_mb": limit_mb,
         "memory_limit": f"{limit_mb}m",
         "nr_hugepages": nr_hugepages(settings) if huge_pages else 0,
-        "restart_token": restart_token(settings, restart_settings, shm_mb, limit_mb),
-        "command": ["postgres", *command_args(settings)],
+        "restart_token": restart_token(postmaster, shm_mb, limit_mb),
+        "command": ["postgres", *command_args(postmaster)],
     }
 
 

@@ -160,3 +160,13 @@ def test_the_locally_managed_tunnel_gets_config_yml_and_its_credentials(rendered
                                   {"service": "http_status:404"}]}
     credentials = json.loads((project / "secrets" / "cloudflare_tunnel_credentials").read_text())
     assert credentials == TUNNEL_LOCAL_VARS["cloudflared_credentials"]
+
+
+@pytest.mark.parametrize("rendered", ["campaign-postgis"], indirect=True)
+def test_seed_002_keeps_its_frontend_network(rendered: tuple[Path, list[str]]) -> None:
+    project, _ = rendered
+    base = yaml.safe_load((project / "docker-compose.yml").read_text())
+    assert set(base["networks"]) == {"campaign-network", "campaign-frontend"}
+    assert base["services"]["frontend"]["networks"] == ["campaign-frontend"]
+    assert base["services"]["api"]["networks"] == ["campaign-network", "campaign-frontend"]
+    assert base["services"]["postgres"]["networks"] == ["campaign-network"]

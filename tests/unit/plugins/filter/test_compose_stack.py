@@ -262,3 +262,46 @@ def test_secret_files_need_a_value_and_one_group() -> None:
     assert any("secrets_gid must be a numeric group id" in p
                for p in problems(services=services(cloudflared=dict(TUNNEL, secrets_gid="nonroot")),
                                  secrets={**SECRETS, "tunnel_token": "t"}))
+
+
+def test_postgres_gets_a_stop_grace_period_for_its_checkpoint() -> None:
+    assert plan()["base"]["services"]["postgres"]["stop_grace_period"] == "120s"
+    assert plan(postgres_stop_grace_period="5m")["base"]["services"]["postgres"]["stop_grace_period"] == "5m"
+    assert "stop_grace_period" not in plan()["base"]["services"]["api"]
+    own = services(postgres={"compose": {"stop_grace_period": "30s"}})
+    assert plan(services=own)["base"]["services"]["postgres"]["stop_grace_period"] == "30s"
+
+
+NETWORKS = {"data": {"internal": True}, "edge": {}}
+
+
+def test_services_join_the_networks_they_name() -> None:
+    layout = services(postgres={"networks": ["data"], "dev": {}}, api={"networks": ["default", "data"]},
+                      worker={"networks": ["data"]})
+    result = plan(services=layout, networks=NETWORKS, network="antone-network")
+    assert result["base"]["networks"] == {
+        "antone-network": {"name": "antone-network", "driver": "bridge"},
+        "antone-data": {"name": "antone-data", "driver": "bridge", "internal": True},
+        "antone-edge": {"name": "antone-edge", "driver": "bridge"},
+    }
+    assert result["base"]["services"]["postgres"]["networks"] == ["antone-data"]
+    assert result["base"]["services"]["api"]["networks"] == ["antone-network", "antone-data"]
+
+
+@pytest.mark.parametrize(
+    ("layout", "expected"),
+    [
+        ({"api": {"networks": ["dmz"]}}, "network 'dmz' is not in stack_networks"),
+        ({"api": {"networks": ["data"]}, "postgres": {"networks": ["data"], "dev": {}}},
+         "api: publishes a port but joins only internal networks"),
+        ({"postgres": {"networks": ["data"], "dev": {}}}, "api: depends on postgres, but they share no network"),
+        ({"api": {"networks": []}}, "networks must be a non-empty list"),
+    ],
+)
+def test_network_problems_are_named(layout: dict[str, Any], expected: str) -> None:
+    found = problems(services=services(**layout), networks=NETWORKS)
+    assert any(expected in message for message in found), found
+
+
+def test_the_main_network_key_is_reserved() -> None:
+    assert any("'default' is the main network" in p for p in problems(networks={"default": {}}))

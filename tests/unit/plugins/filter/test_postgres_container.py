@@ -162,10 +162,22 @@ def test_bad_input(settings: dict, kwargs: dict, message: str) -> None:
         postgres_container(settings, **kwargs)
 
 
-def test_command_passes_every_setting() -> None:
+def test_command_passes_the_postmaster_settings_and_the_rest_are_reloadable() -> None:
     result = postgres_container(HOST, budget_mb=12288, extra_settings={"log_checkpoints": True})
     command = result["command"]
     assert command[0] == "postgres"
     assert "shared_buffers=3GB" in command
-    assert "log_checkpoints=on" in command
-    assert command.count("-c") == len(result["settings"])
+    assert "log_checkpoints=on" in command  # unknown to the role: the command line, to be safe
+    assert not any(arg.startswith(("work_mem=", "random_page_cost=")) for arg in command)
+    postmaster = [name for name, context in result["contexts"].items() if context == "postmaster"]
+    assert command.count("-c") == len(postmaster)
+    assert set(result["reload_settings"]) | set(postmaster) == set(result["settings"])
+    assert result["contexts"]["shared_buffers"] == "postmaster" and result["contexts"]["work_mem"] == "reload"
+    assert result["reload_settings"]["jit"] in ("on", "off")  # PostgreSQL text, as ALTER SYSTEM takes it
+
+
+def test_extra_settings_must_be_setting_names() -> None:
+    with pytest.raises(PostgresContainerError, match="are not PostgreSQL settings"):
+        postgres_container(HOST, budget_mb=12288, extra_settings={"work_mem = '1GB'; DROP": 1})
+    result = postgres_container(HOST, budget_mb=12288, extra_settings={"auto_explain.log_min_duration": "1s"})
+    assert result["contexts"]["auto_explain.log_min_duration"] == "postmaster"
