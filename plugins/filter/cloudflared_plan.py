@@ -15,17 +15,15 @@ import json
 import re
 from typing import Any
 
-try:
-    from ansible_collections.antone.infra.plugins.filter.pgtune import as_ansible_filter
-    from ansible_collections.antone.infra.plugins.module_utils.cloudflare_ingress import (
-        access_problems,
-        ingress_hostnames,
-        ingress_problems,
-        normalise_access,
-        normalise_ingress,
-    )
-except ImportError:  # pragma: no cover - only when loaded outside a collection path
-    from pgtune import as_ansible_filter  # type: ignore[no-redef]
+# Only inside the collection: the checks live in its module_utils, which has no fallback outside it.
+from ansible_collections.antone.infra.plugins.filter.pgtune import as_ansible_filter
+from ansible_collections.antone.infra.plugins.module_utils.cloudflare_ingress import (
+    access_problems,
+    ingress_hostnames,
+    ingress_problems,
+    normalise_access,
+    normalise_ingress,
+)
 
 DOCUMENTATION = r"""
 name: cloudflared_plan
