@@ -41,8 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / ".collections"))
 
-from ansible_collections.antone.infra.plugins.filter.pgtune import pgtune  # noqa: E402
-from ansible_collections.antone.infra.plugins.filter.postgres_container import (  # noqa: E402
+from ansible_collections.antone.infra.plugins.plugin_utils.pgtune import pgtune  # noqa: E402
+from ansible_collections.antone.infra.plugins.plugin_utils.postgres_container import (  # noqa: E402
     command_args,
     postgres_container,
 )

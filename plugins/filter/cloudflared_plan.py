@@ -15,8 +15,7 @@ import json
 import re
 from typing import Any
 
-# Only inside the collection: the checks live in its module_utils, which has no fallback outside it.
-from ansible_collections.antone.infra.plugins.filter.pgtune import as_ansible_filter
+from ansible_collections.antone.infra.plugins.plugin_utils.filters import ansible_filter
 from ansible_collections.antone.infra.plugins.module_utils.cloudflare_ingress import (
     access_problems,
     ingress_hostnames,
@@ -192,4 +191,4 @@ class FilterModule:
     """Ansible filter plugin entry point."""
 
     def filters(self) -> dict[str, Any]:
-        return {"cloudflared_plan": as_ansible_filter(cloudflared_plan)}
+        return {"cloudflared_plan": ansible_filter("cloudflared_plan", cloudflared_plan)}

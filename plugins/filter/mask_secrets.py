@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-try:
-    from ansible_collections.antone.infra.plugins.filter.urlquote import urlquote
-except ImportError:  # pragma: no cover - only when loaded outside a collection path
-    from urlquote import urlquote  # type: ignore[no-redef]
+from ansible_collections.antone.infra.plugins.plugin_utils.filters import ansible_filter
+from ansible_collections.antone.infra.plugins.plugin_utils.secrets import mask_secrets
 
 DOCUMENTATION = r"""
 name: mask_secrets
@@ -41,25 +39,9 @@ _value:
   type: str
 """
 
-MASK = "********"
-
-
-def secret_values(secrets: Any) -> list[str]:
-    """Each value and its percent-encoded form, longest first, without empties."""
-    values = secrets.values() if isinstance(secrets, dict) else (secrets or [])
-    forms = {form for value in values if str(value) for form in (str(value), urlquote(value))}
-    return sorted(forms, key=lambda v: (-len(v), v))
-
-
-def mask_secrets(text: Any, secrets: Any) -> str:
-    result = str(text)
-    for value in secret_values(secrets):
-        result = result.replace(value, MASK)
-    return result
-
 
 class FilterModule:
     """Ansible filter plugin entry point."""
 
     def filters(self) -> dict[str, Any]:
-        return {"mask_secrets": mask_secrets}
+        return {"mask_secrets": ansible_filter("mask_secrets", mask_secrets)}

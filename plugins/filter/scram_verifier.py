@@ -13,6 +13,8 @@ import hmac
 import os
 from typing import Any
 
+from ansible_collections.antone.infra.plugins.plugin_utils.filters import ansible_filter
+
 DOCUMENTATION = r"""
 name: scram_verifier
 author: antone.infra developers
@@ -76,8 +78,4 @@ class FilterModule:
     """Ansible filter plugin entry point."""
 
     def filters(self) -> dict[str, Any]:
-        try:
-            from ansible_collections.antone.infra.plugins.filter.pgtune import as_ansible_filter
-        except ImportError:  # pragma: no cover - only when loaded outside a collection path
-            from pgtune import as_ansible_filter  # type: ignore[no-redef]
-        return {"scram_verifier": as_ansible_filter(scram_verifier)}
+        return {"scram_verifier": ansible_filter("scram_verifier", scram_verifier)}

@@ -8,7 +8,9 @@ encodes every character but the unreserved ones of RFC 3986.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+
+from ansible_collections.antone.infra.plugins.plugin_utils.filters import ansible_filter
+from ansible_collections.antone.infra.plugins.plugin_utils.secrets import urlquote
 
 DOCUMENTATION = r"""
 name: urlquote
@@ -39,12 +41,8 @@ _value:
 """
 
 
-def urlquote(value: Any) -> str:
-    return quote(str(value), safe="-._~")
-
-
 class FilterModule:
     """Ansible filter plugin entry point."""
 
     def filters(self) -> dict[str, Any]:
-        return {"urlquote": urlquote}
+        return {"urlquote": ansible_filter("urlquote", urlquote)}

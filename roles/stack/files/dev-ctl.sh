@@ -17,7 +17,16 @@ project="${project:-$(basename "$here")}"
 compose=(docker compose --project-directory "$here")
 if [[ "${1:-}" == "--dev" ]]; then
   shift
-  compose+=(-f "$here/docker-compose.yml" -f "$here/docker-compose.dev.yml")
+  # The development files, as the role's plan names them in .env (base + dev).
+  dev_files="$(sed -n "s/^ANTONE_DEV_COMPOSE_FILE='\(.*\)'$/\1/p" "$here/.env" 2>/dev/null || true)"
+  if [[ -z "$dev_files" ]]; then
+    echo "dev-ctl.sh --dev: $here/.env names no ANTONE_DEV_COMPOSE_FILE; run the stack role to write it" >&2
+    exit 2
+  fi
+  IFS=: read -ra dev_files <<< "$dev_files"
+  for file in "${dev_files[@]}"; do
+    compose+=(-f "$here/$file")
+  done
 fi
 
 # Compose's global options that take a value, to find the subcommand after them.

@@ -42,7 +42,8 @@ def project(tmp_path: Path) -> Path:
     directory = tmp_path / "antone"
     directory.mkdir()
     shutil.copy(SCRIPT, directory / "dev-ctl.sh")
-    (directory / ".env").write_text("COMPOSE_FILE='docker-compose.yml:docker-compose.prod.yml'\nCOMPOSE_PROJECT_NAME='antone'\n")
+    (directory / ".env").write_text("ANTONE_DEV_COMPOSE_FILE='docker-compose.yml:docker-compose.dev.yml'\n"
+                                    "COMPOSE_FILE='docker-compose.yml:docker-compose.prod.yml'\nCOMPOSE_PROJECT_NAME='antone'\n")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "docker"

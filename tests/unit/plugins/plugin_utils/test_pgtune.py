@@ -1,4 +1,4 @@
-"""Unit tests for the pgtune filter: PGTune parity on its own output, properties, bad input."""
+"""Unit tests for PGTune's port (plugin_utils/pgtune.py, the pgtune filter): PGTune parity on its own output, properties, bad input."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.antone.infra.plugins.filter.pgtune import (
-    KB_PER_MB,
+from ansible_collections.antone.infra.plugins.plugin_utils.memory import KB_PER_MB, format_kb, parse_memory
+from ansible_collections.antone.infra.plugins.plugin_utils.pgtune import (
     MEMORY_SETTINGS,
     PgtuneError,
-    format_kb,
-    parse_memory,
     pgtune,
     pgtune_kb,
 )
@@ -125,5 +123,5 @@ def test_the_ansible_filter_raises_ansible_errors() -> None:
 
     from ansible_collections.antone.infra.plugins.filter.pgtune import FilterModule
 
-    with pytest.raises(AnsibleFilterError, match="workload must be one of"):
+    with pytest.raises(AnsibleFilterError, match="^antone.infra.pgtune: workload must be one of"):
         FilterModule().filters()["pgtune"](4096, workload="olap")

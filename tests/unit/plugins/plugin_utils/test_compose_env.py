@@ -1,4 +1,4 @@
-"""antone.infra.compose_env, urlquote and mask_secrets."""
+"""Env files (plugin_utils/compose.py env_text), urlquote and mask_secrets (plugin_utils/secrets.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from ansible_collections.antone.infra.plugins.filter.compose_env import compose_env
-from ansible_collections.antone.infra.plugins.filter.compose_stack import StackError
-from ansible_collections.antone.infra.plugins.filter.mask_secrets import MASK, mask_secrets
-from ansible_collections.antone.infra.plugins.filter.urlquote import urlquote
+from ansible_collections.antone.infra.plugins.plugin_utils.compose import StackError
+from ansible_collections.antone.infra.plugins.plugin_utils.compose import env_text as compose_env
+from ansible_collections.antone.infra.plugins.plugin_utils.secrets import MASK, mask_secrets, urlquote
 
 PLAN = {
     "PORT": {"value": "3001"},

@@ -1,4 +1,4 @@
-"""antone.infra.compose_stack and stack_problems: the compose documents and the preflight checks."""
+"""plugin_utils/compose.py: the compose documents and the checks of the stack's data."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.antone.infra.plugins.filter.compose_stack import (
+from ansible_collections.antone.infra.plugins.plugin_utils.compose import (
     StackError,
     compose_stack,
     escape,

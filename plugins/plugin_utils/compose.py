@@ -1,10 +1,9 @@
-"""The antone.infra.compose_stack filter: the stack's inventory data turned into compose files.
+"""The stack's inventory data turned into compose documents and env files (the stack plan's core).
 
 One pure function builds, from the services and volumes of the inventory, the three compose
 documents (base, prod override, dev override), the project's .env, what each service's env file
-holds (names of secrets, never their values) and the files to place. stack_problems (in this
-file, used by the stack role's preflight) lists every mistake in the same data first, so that a
-play stops before anything changes.
+holds (names of secrets, never their values) and the files to place. stack_problems lists every
+mistake in the same data first; env_text writes an env file that compose reads back exactly.
 """
 
 from __future__ import annotations
@@ -13,103 +12,6 @@ import copy
 import ipaddress
 import re
 from typing import Any
-
-try:
-    from ansible_collections.antone.infra.plugins.filter.pgtune import as_ansible_filter
-except ImportError:  # pragma: no cover - only when loaded outside a collection path
-    from pgtune import as_ansible_filter  # type: ignore[no-redef]
-
-DOCUMENTATION = r"""
-name: compose_stack
-author: antone.infra developers
-version_added: "0.1.0"
-short_description: Compose files (base, prod, dev), .env and env-file plans from the stack's inventory data
-description:
-  - Builds the documents the stack role writes. Every string that comes from the inventory is
-    escaped for compose (C($) becomes C($$)), so a C($) in a command or health check reaches the
-    container as written; image references become C(${SERVICE_IMAGE}) variables set in .env.
-  - Secret values never enter the result. An env-file plan names the secret a variable takes,
-    and the antone.infra.compose_env filter writes the value.
-  - Raises an error listing every problem stack_problems finds.
-options:
-  _input:
-    description: Services by name (enabled, image, command, environment, secrets, file_secrets,
-      secret_files (secrets mounted under /run/secrets with no variable, for a command line that
-      names the file), secrets_gid (the group the service's secret files are readable by), ports,
-      healthcheck, depends_on, volumes, files, resources, user, dev, prod, compose).
-    type: dict
-    required: true
-  volumes:
-    description: State volumes by key; each may set name (the Docker volume; default project_key).
-    type: dict
-    default: {}
-  project:
-    description: Compose project name.
-    type: str
-    required: true
-  network:
-    description: Name of the stack's main bridge network, which a service joins unless it names its networks.
-  networks:
-    description: >-
-      More networks by key, each {internal: bool (default false), name: Docker name (default
-      project-key)}. A service joins them by key in its C(networks) list (C(default) is the main
-      one). An internal network reaches nothing outside the host and publishes no port.
-    type: dict
-    default: {}
-    type: str
-    required: true
-  secrets:
-    description: The secrets (name -> value), or only their names; values are checked, never returned.
-    type: raw
-    default: []
-  secrets_as_files:
-    description: Pass secrets to services with file_secrets as files under /run/secrets (VAR_FILE).
-    type: bool
-    default: true
-  postgres_service:
-    description: The service the postgres_tuning outputs apply to; empty for none.
-    type: str
-    default: ""
-  postgres_stop_grace_period:
-    description: >-
-      How long compose lets the PostgreSQL service shut down before it kills it (compose's own is 10 s,
-      which can cut a checkpoint short); the service's own stop_grace_period in C(compose) wins.
-    type: str
-    default: 120s
-  postgres_tuning:
-    description: The postgres_tuning outputs (command, shm_size, memory_limit), or empty.
-    type: dict
-    default: {}
-  prod_logging:
-    description: The json-file log options of every service in production.
-    type: dict
-    default: {max-size: 10m, max-file: "3"}
-"""
-
-EXAMPLES = r"""
-- name: Plan the compose files
-  ansible.builtin.set_fact:
-    stack_compose: >-
-      {{ stack_effective_services | antone.infra.compose_stack(volumes=stack_effective_volumes,
-         project='antone', network='antone-network', secrets=stack_secrets.keys() | list) }}
-"""
-
-RETURN = r"""
-_value:
-  description: The plan.
-  type: dict
-  contains:
-    base: {description: docker-compose.yml, type: dict}
-    prod: {description: docker-compose.prod.yml, type: dict}
-    dev: {description: docker-compose.dev.yml, type: dict}
-    dotenv: {description: "the project's .env (compose variables), as an env plan: variable -> {value}", type: dict}
-    env_files: {description: "per service: variable -> {value} | {secret} | {file}", type: dict}
-    file_secrets: {description: secrets written as files, type: list}
-    secret_groups: {description: "secret file -> the gid its readers set with secrets_gid (others: the role's default)", type: dict}
-    secret_users: {description: "secret file -> the services that mount it (restarted when it changes)", type: dict}
-    volumes: {description: state volume key -> Docker volume name, type: dict}
-    files: {description: files to place (service, path, target, content or src, mode), type: list}
-"""
 
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -124,6 +26,10 @@ HEALTHCHECK_KEYS = {"test", "interval", "timeout", "retries", "start_period", "s
 DEV_KEYS = {"ports", "environment", "command", "volumes"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 LOOPBACK = "127.0.0.1"
+# The compose files, named here and nowhere else: production runs base + prod, a developer base + dev.
+COMPOSE_FILES = {"base": "docker-compose.yml", "prod": "docker-compose.prod.yml", "dev": "docker-compose.dev.yml"}
+PRODUCTION = ("base", "prod")
+DEVELOPMENT = ("base", "dev")
 
 
 class StackError(ValueError):
@@ -649,7 +555,8 @@ def compose_stack(services: dict[str, Any], volumes: dict[str, Any] | None = Non
         base["secrets"] = {secret: {"file": f"./secrets/{secret}"} for secret in sorted(file_secrets)}
     dotenv = {
         "COMPOSE_PROJECT_NAME": {"value": project},
-        "COMPOSE_FILE": {"value": "docker-compose.yml:docker-compose.prod.yml"},
+        "COMPOSE_FILE": {"value": ":".join(COMPOSE_FILES[d] for d in PRODUCTION)},
+        "ANTONE_DEV_COMPOSE_FILE": {"value": ":".join(COMPOSE_FILES[d] for d in DEVELOPMENT)},
         **{image_variable(name): {"value": str(spec["image"])} for name, spec in active.items()},
     }
     return {
@@ -666,8 +573,31 @@ def compose_stack(services: dict[str, Any], volumes: dict[str, Any] | None = Non
     }
 
 
-class FilterModule:
-    """Ansible filter plugin entry point."""
+# --- env files -------------------------------------------------------------------------------------
 
-    def filters(self) -> dict[str, Any]:
-        return {"compose_stack": as_ansible_filter(compose_stack)}
+def env_line(variable: str, value: str) -> str:
+    """VARIABLE='value': single quotes, which compose reads literally (a $ stays a $)."""
+    if reason := env_text_problem(value):
+        raise StackError(f"the value of {variable} {reason}; an env file cannot hold it")
+    return f"{variable}='{value}'"
+
+
+def env_text(plan: dict[str, dict[str, Any]], secrets: dict[str, Any] | None = None, example: bool = False) -> str:
+    """An env plan (variable -> {value} | {file} | {secret}) as the text of its env file; with
+    example, secrets are left blank."""
+    secrets = secrets or {}
+    lines = []
+    for variable in sorted(plan):
+        entry = plan[variable]
+        if "value" in entry:
+            value = scalar_text(entry["value"])
+        elif "file" in entry:
+            value = str(entry["file"])
+        elif example:
+            value = ""
+        elif entry.get("secret") in secrets:
+            value = scalar_text(secrets[entry["secret"]])
+        else:
+            raise StackError(f"{variable} needs the secret {entry.get('secret')!r}, which has no value")
+        lines.append(env_line(variable, value))
+    return "".join(f"{line}\n" for line in lines)

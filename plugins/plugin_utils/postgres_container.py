@@ -1,6 +1,6 @@
-"""The antone.infra.postgres_container filter: what PGTune does not know about containers.
+"""What PGTune does not know about containers.
 
-Takes PGTune's settings (the antone.infra.pgtune filter) and the memory budget, and returns what
+Takes PGTune's settings (plugin_utils/pgtune.py) and the memory budget, and returns what
 the stack needs to run PostgreSQL in a container: the final settings (with the role's documented
 departures from PGTune), the container's /dev/shm size and memory limit, the huge pages to
 reserve on the host, and a token that changes exactly when PostgreSQL must restart.
@@ -14,92 +14,7 @@ import re
 import math
 from typing import Any
 
-try:
-    from ansible_collections.antone.infra.plugins.filter.pgtune import (
-        KB_PER_MB,
-        as_ansible_filter,
-        format_kb,
-        parse_memory,
-    )
-except ImportError:  # pragma: no cover - only when loaded outside a collection path
-    from pgtune import KB_PER_MB, as_ansible_filter, format_kb, parse_memory  # type: ignore[no-redef]
-
-DOCUMENTATION = r"""
-name: postgres_container
-author: antone.infra developers
-version_added: "0.1.0"
-short_description: Container-aware PostgreSQL settings, shm_size, memory limit and restart token
-description:
-  - Applies the postgres_tuning role's departures from PGTune to PGTune's settings and sizes the
-    container around them. Docker's default /dev/shm is 64 MB, and parallel hash joins put their
-    shared hash tables there.
-options:
-  _input:
-    description: PGTune's settings, as returned by antone.infra.pgtune.
-    type: dict
-    required: true
-  budget_mb:
-    description: Memory given to PostgreSQL, in MB.
-    type: int
-    required: true
-  work_mem_cap_mb:
-    description: Cap on work_mem in MB; 0 keeps PGTune's value.
-    type: int
-    default: 0
-  maintenance_work_mem_cap_mb:
-    description: Cap on maintenance_work_mem (index builds, VACUUM) in MB; 0 keeps PGTune's value.
-    type: int
-    default: 0
-  parallel_tuple_cost:
-    description:
-      - The planner's cost of passing one row from a parallel worker; 0 leaves PostgreSQL's 0.1.
-        With PGTune's larger work_mem the planner prices a big sort cheaper on one core than in
-        parallel, and loses the parallel sort (see the README's benchmark).
-    type: float
-    default: 0
-  jit_above_cost:
-    description:
-      - Where PGTune turns JIT off (web, oltp and mixed), keep it on for queries the planner prices
-        above this cost (long report queries; PostgreSQL's own threshold is 100000). 0 keeps
-        PGTune's jit=off. Leaves dw and desktop, where PGTune keeps PostgreSQL's JIT, as they are.
-    type: int
-    default: 0
-  hash_mem_multiplier:
-    description:
-      - Hash tables get PGTune's work_mem times this (PostgreSQL's default is 2.0). When the cap lowers
-        work_mem, hash_mem_multiplier is raised to match, so the cap never shrinks hash tables.
-    type: float
-    default: 2.0
-  parallel_queries:
-    description: Parallel queries expected at once; sizes /dev/shm.
-    type: int
-    default: 2
-  huge_pages:
-    description: Reserve huge pages on the host for the shared memory.
-    type: bool
-    default: false
-  extra_settings:
-    description: Settings applied last, as given.
-    type: dict
-    default: {}
-"""
-
-EXAMPLES = r"""
-- name: Container-aware settings for a 12 GB budget
-  ansible.builtin.set_fact:
-    tuned: "{{ 12288 | antone.infra.pgtune(cpus=6) | antone.infra.postgres_container(budget_mb=12288) }}"
-"""
-
-RETURN = r"""
-_value:
-  description: >-
-    C(settings), C(contexts) (each setting's name to C(postmaster), read only at start, or C(reload),
-    applied by pg_reload_conf()), C(reload_settings) (the reloadable ones as PostgreSQL text, for
-    ALTER SYSTEM), C(shm_size) and C(shm_size_mb), C(memory_limit) and C(memory_limit_mb),
-    C(nr_hugepages), C(restart_token), and C(command) (C(postgres -c name=value ...) as a list, the
-    postmaster settings only: a reloadable setting changed never changes the container).
-  type: dict
-"""
+from ansible_collections.antone.infra.plugins.plugin_utils.memory import KB_PER_MB, format_kb, parse_memory
 
 DEFAULT_HASH_MEM_MULTIPLIER = 2.0  # PostgreSQL 15+ default
 MAX_HASH_MEM_MULTIPLIER = 1000.0
@@ -233,28 +148,28 @@ def postgres_container(
     extra_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     if not isinstance(pgtune_settings, dict) or "shared_buffers" not in pgtune_settings:
-        raise PostgresContainerError("postgres_container: the input must be the pgtune filter's settings")
+        raise PostgresContainerError("the input must be the pgtune filter's settings")
     for name, value in (("budget_mb", budget_mb), ("parallel_queries", parallel_queries)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise PostgresContainerError(f"postgres_container: {name} must be a whole number of at least 1, got {value!r}")
+            raise PostgresContainerError(f"{name} must be a whole number of at least 1, got {value!r}")
     for name, value in (
         ("work_mem_cap_mb", work_mem_cap_mb),
         ("maintenance_work_mem_cap_mb", maintenance_work_mem_cap_mb),
         ("jit_above_cost", jit_above_cost),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise PostgresContainerError(f"postgres_container: {name} must be 0 or more, got {value!r}")
+            raise PostgresContainerError(f"{name} must be 0 or more, got {value!r}")
     if isinstance(hash_mem_multiplier, bool) or not isinstance(hash_mem_multiplier, (int, float)) or not (
         1.0 <= hash_mem_multiplier <= MAX_HASH_MEM_MULTIPLIER
     ):
         raise PostgresContainerError(
-            f"postgres_container: hash_mem_multiplier must be 1 to 1000, got {hash_mem_multiplier!r}"
+            f"hash_mem_multiplier must be 1 to 1000, got {hash_mem_multiplier!r}"
         )
     settings = apply_work_mem(pgtune_settings, work_mem_cap_mb, float(hash_mem_multiplier))
     settings = apply_maintenance_cap(settings, maintenance_work_mem_cap_mb)
     if isinstance(parallel_tuple_cost, bool) or not isinstance(parallel_tuple_cost, (int, float)) or parallel_tuple_cost < 0:
         raise PostgresContainerError(
-            f"postgres_container: parallel_tuple_cost must be 0 (PostgreSQL's own) or more, got {parallel_tuple_cost!r}"
+            f"parallel_tuple_cost must be 0 (PostgreSQL's own) or more, got {parallel_tuple_cost!r}"
         )
     if parallel_tuple_cost > 0:
         settings["parallel_tuple_cost"] = parallel_tuple_cost
@@ -263,7 +178,7 @@ def postgres_container(
         settings["huge_pages"] = "try"
     bad_names = [name for name in (extra_settings or {}) if not SETTING_NAME.match(str(name))]
     if bad_names:
-        raise PostgresContainerError(f"postgres_container: extra_settings names {bad_names} are not PostgreSQL settings")
+        raise PostgresContainerError(f"extra_settings names {bad_names} are not PostgreSQL settings")
     settings.update(extra_settings or {})
     shm_mb = shm_size_mb(settings, parallel_queries)
     limit_mb = memory_limit_mb(settings, budget_mb, shm_mb)
@@ -281,10 +196,3 @@ def postgres_container(
         "restart_token": restart_token(postmaster, shm_mb, limit_mb),
         "command": ["postgres", *command_args(postmaster)],
     }
-
-
-class FilterModule:
-    """Ansible filter plugin entry point."""
-
-    def filters(self) -> dict[str, Any]:
-        return {"postgres_container": as_ansible_filter(postgres_container)}

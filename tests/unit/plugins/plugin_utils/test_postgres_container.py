@@ -1,11 +1,12 @@
-"""Unit tests for the postgres_container filter."""
+"""Unit tests for the container sizing (plugin_utils/postgres_container.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.antone.infra.plugins.filter.pgtune import parse_memory, pgtune
-from ansible_collections.antone.infra.plugins.filter.postgres_container import (
+from ansible_collections.antone.infra.plugins.plugin_utils.memory import parse_memory
+from ansible_collections.antone.infra.plugins.plugin_utils.pgtune import pgtune
+from ansible_collections.antone.infra.plugins.plugin_utils.postgres_container import (
     PostgresContainerError,
     apply_work_mem,
     postgres_container,

@@ -1,0 +1,252 @@
+"""The stack role's one plan: every check, and every file the role writes with its path, mode and
+content, the compose file list, the volumes and which services each file's change touches.
+
+stack_plan() is pure. The role hands it its variables (without the stack_ prefix) and the fact
+postgres_tuning published, and gets back the problems (each naming the variable to fix; nothing
+else is planned while there is one) and the plan; its tasks assert there is no problem and write
+what the plan lists. Files marked private hold secret values: the role writes them with no_log
+and without diff. Every other file is shown in --diff.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Any
+
+import yaml
+
+from ansible_collections.antone.infra.plugins.plugin_utils.compose import (
+    COMPOSE_FILES,
+    DEVELOPMENT,
+    PRODUCTION,
+    compose_stack,
+    enabled_services,
+    env_text,
+    secret_map,
+    stack_problems,
+)
+from ansible_collections.antone.infra.plugins.plugin_utils.filters import plain
+
+PREFIX = "stack_"
+PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+NETWORK_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+PULL_POLICIES = ("missing", "always", "never")
+# Directories the role would take over (owner, mode, removal of unplanned files): never the system's.
+SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin",
+               "/sys", "/usr", "/var/lib/docker", "/var/lib/containerd", "/var/lib/dpkg", "/var/lib/apt", "/var/log")
+# Directories that hold other things and may only hold a project below them, never be one.
+SHARED_DIRS = ("/", "/home", "/root", "/opt", "/srv", "/var", "/var/lib", "/tmp", "/mnt", "/media", "/usr/local")
+PRIVATE_DIRS = ("env", "secrets")
+HEADER = {
+    "base": "The base: every service, its health check, network and volumes.",
+    "prod": "Production: limits, log rotation, hardening. Run with the base.",
+    "dev": "A developer's machine: debug ports, conveniences. Run with the base.",
+}
+DEFAULTS: dict[str, Any] = {
+    "services": {}, "volumes": {}, "project_name": "antone", "project_dir": "/opt/antone", "project_owner": "root",
+    "project_group": "root", "network": "antone-network", "networks": {}, "secrets": {}, "secrets_as_files": True,
+    "secrets_gid": 0, "postgres_service": "postgres", "postgres_stop_grace_period": "120s", "log_max_size": "10m",
+    "log_max_file": 3, "pull": "missing", "wait_timeout": 300, "image_variables": {}, "postgres_tuning": {},
+}
+
+
+def project_dir_problem(path: str) -> str:
+    """Why path cannot be the project directory (which the role owns and prunes), or ''."""
+    if not path.startswith("/") or posixpath.normpath(path) != path or "//" in path:
+        return f"{PREFIX}project_dir must be an absolute, normalised path (no .., no trailing /); got {path!r}"
+    if path in SHARED_DIRS or re.match(r"^/home/[^/]+$", path):
+        return (f"{PREFIX}project_dir {path} is a shared or home directory; the role owns and prunes its project "
+                "directory, so give it one of its own (for example /opt/antone)")
+    for system in SYSTEM_DIRS:
+        if path == system or path.startswith(system + "/"):
+            return f"{PREFIX}project_dir {path} is inside the system directory {system}; use one of its own (/opt/antone)"
+    return ""
+
+
+def whole(value: Any) -> int | None:
+    try:
+        return None if isinstance(value, bool) else int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def setting_problems(inputs: dict[str, Any]) -> list[str]:
+    """The plain settings, each on its own."""
+    problems = []
+    if not PROJECT_NAME.match(str(inputs["project_name"])):
+        problems.append(f"{PREFIX}project_name must be lower case letters, digits, - and _; got {inputs['project_name']!r}")
+    if reason := project_dir_problem(str(inputs["project_dir"])):
+        problems.append(reason)
+    if not NETWORK_NAME.match(str(inputs["network"])):
+        problems.append(f"{PREFIX}network must be a Docker network name; got {inputs['network']!r}")
+    if str(inputs["pull"]) not in PULL_POLICIES:
+        problems.append(f"{PREFIX}pull must be one of {', '.join(PULL_POLICIES)}; got {inputs['pull']!r}")
+    for key in ("wait_timeout", "log_max_file", "secrets_gid"):
+        number = whole(inputs[key])
+        if number is None or number < (0 if key == "secrets_gid" else 1):
+            problems.append(f"{PREFIX}{key} must be a whole number {'0' if key == 'secrets_gid' else '1'} or more; "
+                            f"got {inputs[key]!r}")
+    if not isinstance(inputs["secrets"], dict):
+        problems.append(f"{PREFIX}secrets must be a mapping of secret names to values")
+    return problems
+
+
+def image_problems(services: dict[str, Any], image_variables: dict[str, str]) -> tuple[list[str], set[str]]:
+    """A missing image of a preset's service, naming the variable that holds it."""
+    problems, named = [], set()
+    for name, spec in enabled_services(services).items():
+        if name in image_variables and not spec.get("image"):
+            named.add(name)
+            problems.append(f"{image_variables[name]} is empty: name the {name} image (built by the application "
+                            f"repository), or leave the service out with {PREFIX}services: {{{name}: {{enabled: false}}}}")
+    return problems, named
+
+
+def compose_text(document: str, project: str, content: dict[str, Any]) -> str:
+    production = " -f ".join(COMPOSE_FILES[d] for d in PRODUCTION)
+    return (
+        f"# {COMPOSE_FILES[document]} of the {project} stack, written by antone.infra.stack: edits here are undone.\n"
+        f"# {HEADER[document]}\n"
+        f"# Production: docker compose -f {production} up -d (the .env's COMPOSE_FILE).\n"
+        "# Use ./dev-ctl.sh rather than docker compose: it guards the volumes (DATA-001).\n"
+        + yaml.safe_dump(content, indent=2, width=1000, sort_keys=False, default_flow_style=False)
+    )
+
+
+def dotenv_text(project: str, compose: dict[str, Any]) -> str:
+    return (f"# Compose variables of the {project} stack, written by antone.infra.stack. No secret lives here:\n"
+            "# secrets are in env/*.env (mode 0600) or secrets/ (Docker secrets).\n" + env_text(compose["dotenv"]))
+
+
+def example_text(project: str, compose: dict[str, Any]) -> str:
+    parts = [
+        f"# .env.example of the {project} stack, written by antone.infra.stack (CONFIG-001).\n"
+        "# Every variable the compose files use, then each service's env file, secrets left blank.\n"
+        "# Secret values come from Ansible Vault (stack_secrets), never from this file.\n\n"
+        "# Compose variables (.env in this directory, read by docker compose)\n" + env_text(compose["dotenv"])
+    ]
+    for service, plan in compose["env_files"].items():
+        parts.append(f"\n# env/{service}.env{' (no variables)' if not plan else ''}\n" + env_text(plan, example=True))
+    return "".join(parts)
+
+
+def postgres_part(services: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """What later tasks and roles need of the PostgreSQL service, or {} when there is none."""
+    name = str(inputs["postgres_service"])
+    spec = enabled_services(services).get(name)
+    if not spec:
+        return {}
+    env = spec.get("environment") or {}
+    user = str(env.get("POSTGRES_USER", "postgres"))
+    as_files = bool(inputs["secrets_as_files"] and spec.get("file_secrets"))
+    return {
+        "service": name,
+        "container": f"{inputs['project_name']}-{name}-1",
+        "image": str(spec.get("image", "")),
+        "user": user,
+        "db": str(env.get("POSTGRES_DB", user)),
+        "volumes": [str(v).split(":")[0] for v in spec.get("volumes") or []],
+        # PostgreSQL reads its password file only when it initialises: a change is rotated in the server.
+        "password_secret": str((spec.get("secrets") or {}).get("POSTGRES_PASSWORD", "")) if as_files else "",
+    }
+
+
+def files_plan(inputs: dict[str, Any], compose: dict[str, Any], postgres: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every file the role writes: path (in the project), mode, group, content or src, private (holds a
+    secret value), services (whose containers the file's change reaches) and restart (the role must
+    restart them itself: a bind-mounted file compose does not compare)."""
+    project, group = str(inputs["project_name"]), str(inputs["project_group"])
+    every = sorted(compose["base"]["services"])
+    secrets = secret_map(inputs["secrets"])
+    files = [
+        {"path": COMPOSE_FILES[d], "mode": "0640", "group": group, "content": compose_text(d, project, compose[d]),
+         "private": False, "services": every if d in PRODUCTION else [], "restart": False}
+        for d in ("base", "prod", "dev")
+    ]
+    files += [
+        {"path": ".env", "mode": "0640", "group": group, "content": dotenv_text(project, compose), "private": False,
+         "services": every, "restart": False},
+        {"path": ".env.example", "mode": "0640", "group": group, "content": example_text(project, compose),
+         "private": False, "services": [], "restart": False},
+        {"path": "dev-ctl.sh", "mode": "0750", "group": group, "src": "dev-ctl.sh", "private": False,
+         "services": [], "restart": False},
+    ]
+    for service, plan in compose["env_files"].items():
+        files.append({"path": f"env/{service}.env", "mode": "0600", "group": group,
+                      "content": env_text(plan, secrets=secrets), "private": True, "services": [service],
+                      "restart": False})
+    for secret in compose["file_secrets"]:
+        users = compose["secret_users"][secret]
+        if secret == postgres.get("password_secret"):
+            users = [u for u in users if u != postgres["service"]]
+        files.append({"path": f"secrets/{secret}", "mode": "0440",
+                      "group": str(compose["secret_groups"].get(secret, inputs["secrets_gid"])),
+                      "content": secrets[secret], "private": True, "services": users, "restart": True})
+    for item in compose["files"]:
+        files.append({"path": item["path"], "mode": item["mode"], "group": group,
+                      **({"content": item["content"]} if "content" in item else {"src": item["src"]}),
+                      "private": False, "services": [item["service"]], "restart": True})
+    return files
+
+
+def directories_plan(files: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The project directory (readable by its group), env/ and secrets/ (owner only) and the folders of
+    the placed files."""
+    folders = sorted({posixpath.dirname(f["path"]) for f in files} - {"", *PRIVATE_DIRS})
+    parents = sorted({"/".join(f.split("/")[:i]) for f in folders for i in range(1, f.count("/") + 2)})
+    return ([{"path": "", "mode": "0750"}] + [{"path": d, "mode": "0700"} for d in PRIVATE_DIRS]
+            + [{"path": d, "mode": "0755"} for d in parents])
+
+
+def stack_plan(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Everything the stack role checks and writes, from its variables."""
+    if not isinstance(inputs, dict):
+        raise TypeError("the input must be a mapping of the role's variables, without the stack_ prefix")
+    unknown = sorted(set(inputs) - set(DEFAULTS))
+    inputs = {**DEFAULTS, **{k: v for k, v in plain(inputs).items() if v is not None}}
+    tuning = inputs["postgres_tuning"] or {}
+    problems = [f"unknown stack inputs {unknown}"] if unknown else []
+    problems += setting_problems(inputs)
+    services = inputs["services"]
+    missing_images, named = image_problems(services, inputs["image_variables"]) if isinstance(services, dict) else ([], set())
+    problems += missing_images
+    problems += [
+        p for p in stack_problems(services, inputs["volumes"], str(inputs["project_name"]), inputs["secrets"],
+                                  bool(inputs["secrets_as_files"]), str(inputs["postgres_service"]), inputs["networks"])
+        if not any(p == f"stack service {name}: image is required" for name in named)
+    ]
+    if problems:
+        return {"problems": problems}
+    compose = compose_stack(
+        services, volumes=inputs["volumes"], project=str(inputs["project_name"]), network=str(inputs["network"]),
+        networks=inputs["networks"], secrets=inputs["secrets"], secrets_as_files=bool(inputs["secrets_as_files"]),
+        postgres_service=str(inputs["postgres_service"]),
+        postgres_stop_grace_period=str(inputs["postgres_stop_grace_period"]),
+        postgres_tuning={k: tuning[k] for k in ("command", "shm_size", "memory_limit")} if tuning else {},
+        prod_logging={"max-size": str(inputs["log_max_size"]), "max-file": str(inputs["log_max_file"])},
+    )
+    postgres = postgres_part(services, inputs)
+    files = files_plan(inputs, compose, postgres)
+    compose_files = [COMPOSE_FILES[d] for d in PRODUCTION]
+    return {
+        "problems": [],
+        "compose_files": compose_files,
+        "compose_args": [arg for name in compose_files for arg in ("-f", name)],
+        "directories": directories_plan(files),
+        "private_dirs": list(PRIVATE_DIRS),
+        "files": files,
+        "volumes": compose["volumes"],
+        "postgres": postgres,
+        "tuned": bool(tuning),
+        "reload_settings": dict(tuning.get("reload_settings") or {}) if postgres else {},
+        "publication": {
+            "project": str(inputs["project_name"]),
+            "project_dir": str(inputs["project_dir"]),
+            "compose_files": compose_files,
+            "network": str(inputs["network"]),
+            "services": sorted(compose["base"]["services"]),
+            "postgres": {k: postgres[k] for k in ("service", "image", "user", "db", "volumes")} if postgres else {},
+            "volumes": compose["volumes"],
+        },
+    }

@@ -1,0 +1,178 @@
+"""The stack role's one plan: the same inputs give the same plan, every problem names the variable to
+fix, every file is listed once with its mode, and each file names the services its change reaches."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+
+from ansible_collections.antone.infra.plugins.plugin_utils.compose import COMPOSE_FILES
+from ansible_collections.antone.infra.plugins.plugin_utils.stack_plan import project_dir_problem, stack_plan
+
+SERVICES: dict[str, Any] = {
+    "postgres": {
+        "image": "postgres:17",
+        "environment": {"POSTGRES_USER": "antone", "POSTGRES_DB": "antone"},
+        "secrets": {"POSTGRES_PASSWORD": "postgres_password"},
+        "file_secrets": True,
+        "volumes": ["postgres_data:/var/lib/postgresql/data"],
+        "healthcheck": {"test": "pg_isready"},
+    },
+    "backend-api": {"image": "example/api:1", "secrets": {"DATABASE_URL": "database_url"},
+                    "ports": [{"published": 3001, "target": 3001}], "depends_on": ["postgres"]},
+    "backend-worker": {"image": "example/api:1", "environment": {"QUEUE": "jobs"}, "depends_on": ["postgres"]},
+    "cloudflared": {"image": "cloudflare/cloudflared:2025.11.1", "secret_files": ["cloudflare_tunnel_token"],
+                    "secrets_gid": 65532,
+                    "files": [{"path": "config.yml", "target": "/etc/cloudflared/config.yml", "content": "a: 1\n"}]},
+}
+SECRETS = {"postgres_password": "p$ss@w/rd", "database_url": "postgresql://antone:p%24ss@postgres/antone",
+           "cloudflare_tunnel_token": "eyJhIjoiYiJ9"}
+TUNING = {"command": ["postgres", "-c", "shared_buffers=256MB"], "shm_size": "128m", "memory_limit": "1024m",
+          "reload_settings": {"random_page_cost": "1.1"}}
+INPUTS: dict[str, Any] = {"services": SERVICES, "volumes": {"postgres_data": {}}, "secrets": SECRETS,
+                          "project_name": "antone", "project_dir": "/opt/antone", "postgres_tuning": TUNING,
+                          "image_variables": {"backend-api": "stack_backend_image"}}
+
+
+def plan(**changes: Any) -> dict[str, Any]:
+    return stack_plan({**copy.deepcopy(INPUTS), **changes})
+
+
+def by_path(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f["path"]: f for f in result["files"]}
+
+
+def test_the_same_inputs_give_the_same_plan() -> None:
+    assert plan() == plan()
+    assert plan()["problems"] == []
+
+
+def test_every_file_is_listed_once_with_its_mode() -> None:
+    files = by_path(plan())
+    assert len(files) == len(plan()["files"])
+    assert {p: f["mode"] for p, f in files.items()} == {
+        "docker-compose.yml": "0640", "docker-compose.prod.yml": "0640", "docker-compose.dev.yml": "0640",
+        ".env": "0640", ".env.example": "0640", "dev-ctl.sh": "0750",
+        "env/postgres.env": "0600", "env/backend-api.env": "0600", "env/backend-worker.env": "0600",
+        "env/cloudflared.env": "0600",
+        "secrets/postgres_password": "0440", "secrets/cloudflare_tunnel_token": "0440",
+        "files/cloudflared/config.yml": "0644",
+    }
+
+
+def test_secret_values_are_only_in_private_files() -> None:
+    for item in plan()["files"]:
+        text = item.get("content", "")
+        leaks = [v for v in SECRETS.values() if v in text]
+        assert item["private"] or not leaks, item["path"]
+    files = by_path(plan())
+    assert files["secrets/postgres_password"]["content"] == "p$ss@w/rd"
+    assert "DATABASE_URL='postgresql://antone:p%24ss@postgres/antone'" in files["env/backend-api.env"]["content"]
+    assert "DATABASE_URL=''" in files[".env.example"]["content"]
+    assert not [v for v in SECRETS.values() if v in str(plan()["publication"])]
+
+
+def test_each_file_names_the_services_its_change_reaches() -> None:
+    files = by_path(plan())
+    assert files["env/backend-worker.env"]["services"] == ["backend-worker"]
+    assert not files["env/backend-worker.env"]["restart"]  # compose sees an env file's change itself
+    # a bind-mounted secret: the role restarts its readers; PostgreSQL gets a new password by ALTER ROLE
+    assert files["secrets/postgres_password"] == {**files["secrets/postgres_password"], "services": [],
+                                                  "restart": True}
+    assert files["secrets/cloudflare_tunnel_token"]["services"] == ["cloudflared"]
+    assert files["secrets/cloudflare_tunnel_token"]["group"] == "65532"
+    assert files["files/cloudflared/config.yml"]["services"] == ["cloudflared"]
+    assert files["files/cloudflared/config.yml"]["restart"]
+    assert files[".env.example"]["services"] == [] and files["dev-ctl.sh"]["services"] == []
+
+
+def test_the_compose_file_names_come_from_one_place() -> None:
+    result = plan()
+    assert result["compose_files"] == [COMPOSE_FILES["base"], COMPOSE_FILES["prod"]]
+    assert result["publication"]["compose_files"] == result["compose_files"]
+    assert result["compose_args"] == ["-f", "docker-compose.yml", "-f", "docker-compose.prod.yml"]
+    dotenv = by_path(result)[".env"]["content"]
+    assert "COMPOSE_FILE='docker-compose.yml:docker-compose.prod.yml'" in dotenv
+    assert "ANTONE_DEV_COMPOSE_FILE='docker-compose.yml:docker-compose.dev.yml'" in dotenv
+
+
+def test_the_compose_files_are_yaml_with_the_tuning_applied() -> None:
+    files = by_path(plan())
+    prod = yaml.safe_load(files["docker-compose.prod.yml"]["content"])
+    assert prod["services"]["postgres"]["command"] == TUNING["command"]
+    assert prod["services"]["postgres"]["shm_size"] == "128m"
+    base = yaml.safe_load(files["docker-compose.yml"]["content"])
+    assert base["services"]["postgres"]["stop_grace_period"] == "120s"
+    assert base["volumes"]["postgres_data"] == {"external": True, "name": "antone_postgres_data"}
+    assert files["docker-compose.yml"]["content"].startswith("# docker-compose.yml of the antone stack")
+    assert plan()["reload_settings"] == {"random_page_cost": "1.1"} and plan()["tuned"]
+    assert not plan(postgres_tuning={})["tuned"]
+
+
+def test_directories_and_the_postgres_details() -> None:
+    result = plan()
+    assert result["directories"] == [{"path": "", "mode": "0750"}, {"path": "env", "mode": "0700"},
+                                     {"path": "secrets", "mode": "0700"}, {"path": "files", "mode": "0755"},
+                                     {"path": "files/cloudflared", "mode": "0755"}]
+    assert result["postgres"] == {"service": "postgres", "container": "antone-postgres-1", "image": "postgres:17",
+                                  "user": "antone", "db": "antone", "volumes": ["postgres_data"],
+                                  "password_secret": "postgres_password"}
+    assert result["volumes"] == {"postgres_data": "antone_postgres_data"}
+    assert plan(secrets_as_files=False, services={**SERVICES, "postgres": {**SERVICES["postgres"],
+                                                                             "file_secrets": False}},
+                )["postgres"]["password_secret"] == ""
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"project_name": "Antone"}, "stack_project_name must be lower case"),
+    ({"project_dir": "opt/antone"}, "stack_project_dir must be an absolute, normalised path"),
+    ({"project_dir": "/opt/antone/"}, "stack_project_dir must be an absolute, normalised path"),
+    ({"project_dir": "/opt/../etc"}, "stack_project_dir must be an absolute, normalised path"),
+    ({"project_dir": "/home/deploy"}, "stack_project_dir /home/deploy is a shared or home directory"),
+    ({"project_dir": "/root"}, "stack_project_dir /root is a shared or home directory"),
+    ({"project_dir": "/etc/antone"}, "stack_project_dir /etc/antone is inside the system directory /etc"),
+    ({"project_dir": "/var/lib/docker/volumes"}, "inside the system directory /var/lib/docker"),
+    ({"network": "a b"}, "stack_network must be a Docker network name"),
+    ({"pull": "sometimes"}, "stack_pull must be one of missing, always, never"),
+    ({"wait_timeout": 0}, "stack_wait_timeout must be a whole number 1 or more"),
+    ({"log_max_file": "x"}, "stack_log_max_file must be a whole number 1 or more"),
+    ({"secrets_gid": -1}, "stack_secrets_gid must be a whole number 0 or more"),
+    ({"secrets": ["a"]}, "stack_secrets must be a mapping"),
+    ({"services": {**SERVICES, "backend-api": {**SERVICES["backend-api"], "image": ""}}},
+     "stack_backend_image is empty: name the backend-api image"),
+    ({"secrets": {k: v for k, v in SECRETS.items() if k != "database_url"}},
+     "stack service backend-api: DATABASE_URL needs the secret 'database_url'"),
+    ({"favourite": 1}, "unknown stack inputs ['favourite']"),
+])
+def test_every_problem_names_the_variable_and_nothing_else_is_planned(changes: dict, message: str) -> None:
+    result = plan(**changes)
+    assert any(message in p for p in result["problems"]), result["problems"]
+    assert set(result) == {"problems"}
+
+
+def test_a_missing_image_is_reported_once() -> None:
+    result = plan(services={**SERVICES, "backend-api": {**SERVICES["backend-api"], "image": ""}})
+    assert [p for p in result["problems"] if "backend-api" in p and "image" in p] == [
+        p for p in result["problems"] if p.startswith("stack_backend_image")]
+
+
+def test_problems_never_show_secret_values() -> None:
+    bad = {**SECRETS, "database_url": "line\nbreak"}
+    result = plan(secrets=bad)
+    assert result["problems"] and not any("line\nbreak" in p for p in result["problems"])
+
+
+@pytest.mark.parametrize("path", ["/opt/antone", "/srv/antone", "/home/deploy/antone", "/var/lib/antone"])
+def test_a_directory_of_its_own_is_accepted(path: str) -> None:
+    assert project_dir_problem(path) == ""
+
+
+def test_ansible_types_are_read_as_plain_values() -> None:
+    class Tagged(str):
+        pass
+
+    result = plan(project_name=Tagged("antone"))
+    assert result["problems"] == [] and type(result["publication"]["project"]) is str
