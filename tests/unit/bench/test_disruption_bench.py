@@ -1,0 +1,35 @@
+"""The disruption benchmark's bookkeeping: one change per run, and the targets in its table."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+RUN = Path(__file__).resolve().parents[3] / "bench" / "disruption" / "run.py"
+spec = importlib.util.spec_from_file_location("bench_disruption_run", RUN)
+assert spec and spec.loader
+bench = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = bench
+spec.loader.exec_module(bench)
+
+
+def test_each_change_changes_one_thing_against_the_state_before() -> None:
+    state = dict(bench.BASELINE)
+    for change in bench.changes()[1:]:
+        new = bench.merge(state, change.extra)
+        assert len([k for k in new if new[k] != state.get(k)]) <= 1, change.name
+        state = new
+
+
+def test_the_zero_targets_are_the_issues_three_and_the_no_op() -> None:
+    assert [c.name for c in bench.changes() if c.target_zero] == [
+        "nothing changed (re-run)", "reloadable setting (random_page_cost)", "worker environment",
+        "secret the API does not read (worker's)"]
+
+
+def test_the_table_marks_a_missed_target() -> None:
+    row = {"change": "worker environment", "seconds": 30.0, "changed": "2", "touched": ["backend-worker"],
+           "failed": 1, "requests": 300, "down": {}, "target_zero": True}
+    assert "[TARGET MISSED]" in bench.table([row])
+    assert "[target met]" in bench.table([{**row, "failed": 0}])
