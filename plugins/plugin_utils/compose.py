@@ -13,6 +13,8 @@ import ipaddress
 import re
 from typing import Any
 
+from ansible_collections.antone.infra.plugins.plugin_utils.memory import docker_memory_mb
+
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SECRET_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -26,6 +28,44 @@ HEALTHCHECK_KEYS = {"test", "interval", "timeout", "retries", "start_period", "s
 DEV_KEYS = {"ports", "environment", "command", "volumes"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 LOOPBACK = "127.0.0.1"
+# Keys the raw passthroughs (a service's compose and prod) refuse: each would bypass a check of the
+# role's own key (published ports, secrets kept out of the compose files, state volumes, networks)
+# or the container's confinement. The message names the key to use instead.
+PASSTHROUGH_REFUSED = {
+    "ports": "use the service's ports (loopback unless host_ip says otherwise; PostgreSQL loopback only)",
+    "expose": "use the service's ports",
+    "environment": "use environment and secrets (written to the 0600 env file, never into a compose file)",
+    "env_file": "use environment and secrets (the role writes the service's env file)",
+    "secrets": "use secrets with file_secrets, or secret_files",
+    "configs": "use files (placed in the project and mounted read-only)",
+    "volumes": "use volumes (state volumes must be declared in stack_volumes)",
+    "volumes_from": "use volumes",
+    "tmpfs": "use volumes",
+    "network_mode": "use networks (keys of stack_networks)",
+    "networks": "use networks (keys of stack_networks)",
+    "links": "use networks and depends_on",
+    "external_links": "use networks",
+    "pid": "a host namespace is not passed through",
+    "ipc": "a host namespace is not passed through",
+    "uts": "a host namespace is not passed through",
+    "userns_mode": "a host namespace is not passed through",
+    "cgroup": "a host namespace is not passed through",
+    "privileged": "privileged containers are not passed through",
+    "cap_add": "added capabilities are not passed through",
+    "devices": "host devices are not passed through",
+    "device_cgroup_rules": "host devices are not passed through",
+    "security_opt": "the role sets no-new-privileges in production; it is not overridden",
+    "image": "use image",
+    "command": "use command (or dev.command)",
+    "entrypoint": "use entrypoint",
+    "user": "use user",
+    "healthcheck": "use healthcheck",
+    "depends_on": "use depends_on",
+    "deploy": "use resources (memory and cpus)",
+    "mem_limit": "use resources (memory and cpus)",
+    "memswap_limit": "use resources (memory and cpus)",
+    "cpus": "use resources (memory and cpus)",
+}
 # The compose files, named here and nowhere else: production runs base + prod, a developer base + dev.
 COMPOSE_FILES = {"base": "docker-compose.yml", "prod": "docker-compose.prod.yml", "dev": "docker-compose.dev.yml"}
 PRODUCTION = ("base", "prod")
@@ -263,9 +303,22 @@ def service_problems(name: str, spec: dict[str, Any], known: set[str], volumes: 
             problems.append(f"{where}: files[{index}].path {item['path']!r} must be relative, without '..'")
         if ("content" in item) == ("src" in item):
             problems.append(f"{where}: files[{index}] needs exactly one of content and src")
+    for layer in ("compose", "prod"):
+        raw = spec.get(layer) or {}
+        if not isinstance(raw, dict):
+            problems.append(f"{where}: {layer} must be a mapping of compose keys")
+            continue
+        for key in sorted(raw):
+            if str(key) in PASSTHROUGH_REFUSED:
+                problems.append(f"{where}: {layer}.{key} is refused: {PASSTHROUGH_REFUSED[str(key)]}")
     resources = spec.get("resources") or {}
     if not isinstance(resources, dict) or set(resources) - {"memory", "cpus"}:
         problems.append(f"{where}: resources takes memory and cpus only")
+    elif "memory" in resources:
+        try:
+            docker_memory_mb(resources["memory"])
+        except ValueError as error:
+            problems.append(f"{where}: resources.memory {error}")
     dev = spec.get("dev") or {}
     if not isinstance(dev, dict) or set(dev) - DEV_KEYS:
         return problems + [f"{where}: dev takes {sorted(DEV_KEYS)} only"]
@@ -455,12 +508,15 @@ def base_service(name: str, spec: dict[str, Any], services: dict[str, dict[str, 
     return service
 
 
-def prod_service(name: str, spec: dict[str, Any], logging: dict[str, Any], tuning: dict[str, Any]) -> dict[str, Any]:
+def prod_service(name: str, spec: dict[str, Any], logging: dict[str, Any], tuning: dict[str, Any],
+                 memory: str = "") -> dict[str, Any]:
     service: dict[str, Any] = {
         "logging": {"driver": "json-file", "options": {k: str(v) for k, v in logging.items()}},
         "security_opt": ["no-new-privileges:true"],
     }
     limits = {k: str(v) for k, v in (spec.get("resources") or {}).items()}
+    if memory and "memory" not in limits:
+        limits["memory"] = memory
     if tuning:
         service["command"] = escape(list(tuning["command"]))
         service["shm_size"] = str(tuning["shm_size"])
@@ -503,7 +559,7 @@ def compose_stack(services: dict[str, Any], volumes: dict[str, Any] | None = Non
                   secrets_as_files: bool = True, postgres_service: str = "", postgres_stop_grace_period: str = "120s",
                   networks: dict[str, Any] | None = None,
                   postgres_tuning: dict[str, Any] | None = None,
-                  prod_logging: dict[str, Any] | None = None) -> dict[str, Any]:
+                  prod_logging: dict[str, Any] | None = None, service_memory: str = "") -> dict[str, Any]:
     volumes = volumes or {}
     problems = stack_problems(services, volumes, project, secrets, secrets_as_files, postgres_service, networks)
     if problems:
@@ -533,7 +589,7 @@ def compose_stack(services: dict[str, Any], volumes: dict[str, Any] | None = Non
         if name == postgres_service and postgres_stop_grace_period:
             base["services"][name] = {"stop_grace_period": postgres_stop_grace_period, **base["services"][name]}
         tuning = (postgres_tuning or {}) if name == postgres_service else {}
-        prod["services"][name] = prod_service(name, spec, logging, tuning)
+        prod["services"][name] = prod_service(name, spec, logging, tuning, service_memory)
         if dev_part := dev_service(spec):
             dev["services"][name] = dev_part
         env_files[name] = env_plan(spec, as_files)

@@ -25,3 +25,18 @@ def parse_memory(value: str) -> int:
     if not match:
         raise ValueError(f"{value!r} is not a PostgreSQL memory value (a whole number and kB, MB, GB or TB)")
     return int(match.group(1)) * UNITS[match.group(2)]
+
+
+DOCKER_MEMORY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(?:i?b)?$", re.IGNORECASE)
+DOCKER_FACTORS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
+
+
+def docker_memory_mb(value: object) -> int:
+    """A Docker or compose memory size (a number of bytes, 512m, 1g, 1.5GiB) in whole MB, rounded up."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a memory size")
+    match = DOCKER_MEMORY.match(str(value).strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a memory size (a number and k, m, g or t: 512m, 1g)")
+    size = float(match.group(1)) * DOCKER_FACTORS[match.group(2).lower()]
+    return int(-(-size // (1024 ** 2)))

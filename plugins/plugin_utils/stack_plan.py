@@ -10,6 +10,7 @@ and without diff. Every other file is shown in --diff.
 
 from __future__ import annotations
 
+import ipaddress
 import posixpath
 import re
 from typing import Any
@@ -23,10 +24,12 @@ from ansible_collections.antone.infra.plugins.plugin_utils.compose import (
     compose_stack,
     enabled_services,
     env_text,
+    normalize_port,
     secret_map,
     stack_problems,
 )
 from ansible_collections.antone.infra.plugins.plugin_utils.filters import plain
+from ansible_collections.antone.infra.plugins.plugin_utils.memory import docker_memory_mb
 
 PREFIX = "stack_"
 PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -48,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "project_group": "root", "network": "antone-network", "networks": {}, "secrets": {}, "secrets_as_files": True,
     "secrets_gid": 0, "postgres_service": "postgres", "postgres_stop_grace_period": "120s", "log_max_size": "10m",
     "log_max_file": 3, "pull": "missing", "wait_timeout": 300, "image_variables": {}, "postgres_tuning": {},
+    "service_memory": "1g", "memory_reserve_mb": 1024, "host_memory_mb": 0, "firewall": {}, "listeners": "",
 }
 
 
@@ -87,9 +91,78 @@ def setting_problems(inputs: dict[str, Any]) -> list[str]:
         if number is None or number < (0 if key == "secrets_gid" else 1):
             problems.append(f"{PREFIX}{key} must be a whole number {'0' if key == 'secrets_gid' else '1'} or more; "
                             f"got {inputs[key]!r}")
+    try:
+        docker_memory_mb(inputs["service_memory"])
+    except ValueError as error:
+        problems.append(f"{PREFIX}service_memory: {error}")
+    for key in ("memory_reserve_mb", "host_memory_mb"):
+        number = whole(inputs[key])
+        if number is None or number < 0:
+            problems.append(f"{PREFIX}{key} must be a whole number 0 or more; got {inputs[key]!r}")
     if not isinstance(inputs["secrets"], dict):
         problems.append(f"{PREFIX}secrets must be a mapping of secret names to values")
     return problems
+
+
+OWN_LISTENERS = ("docker-proxy", "dockerd")  # the engine publishing this stack's (or a stack's) ports
+
+
+def parse_listeners(text: str) -> list[dict[str, Any]]:
+    """`ss -Htulnp` lines -> {proto, host_ip, port, process}: what already listens on the host."""
+    listeners = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 5 or parts[0] not in ("tcp", "udp"):
+            continue
+        address, _, port = parts[4].rpartition(":")
+        address = address.strip("[]").split("%")[0]
+        if not port.isdigit():
+            continue
+        process = re.search(r'\(\("([^"]+)"', " ".join(parts[5:]))
+        listeners.append({"proto": parts[0], "host_ip": "0.0.0.0" if address in ("*", "") else address,
+                          "port": int(port), "process": process.group(1) if process else "another process"})
+    return listeners
+
+
+def addresses_clash(a: str, b: str) -> bool:
+    anywhere = ("0.0.0.0", "::")
+    return a == b or a in anywhere or b in anywhere
+
+
+def port_problems(services: dict[str, Any], firewall: dict[str, Any], listeners: list[dict[str, Any]]) -> list[str]:
+    """A public port the firewall does not admit (it would be unreachable), and a port another process
+    of the host already holds (compose would fail half way)."""
+    problems = []
+    admitted = {(int(p["port"]), str(p.get("proto", "tcp"))) for p in firewall.get("public_ports") or []}
+    for name, spec in enabled_services(services).items():
+        for port in [normalize_port(p) for p in spec.get("ports") or []]:
+            where = f"stack service {name}: port {port['published']}/{port['protocol']} on {port['host_ip']}"
+            public = not ipaddress.ip_address(port["host_ip"]).is_loopback
+            if public and firewall.get("firewall_enabled") and (port["published"], port["protocol"]) not in admitted:
+                problems.append(f"{where} is public, but the firewall does not admit it: add {{port: "
+                                f"{port['published']}, proto: {port['protocol']}}} to base_firewall_public_ports, "
+                                "or publish it on 127.0.0.1 (behind the tunnel or a proxy)")
+            for other in listeners:
+                if (other["port"], other["proto"]) == (port["published"], port["protocol"]) and \
+                        other["process"] not in OWN_LISTENERS and addresses_clash(other["host_ip"], port["host_ip"]):
+                    problems.append(f"{where} is already used on this host by {other['process']} "
+                                    f"({other['host_ip']}:{other['port']}); choose another port or stop that process")
+    return problems
+
+
+def memory_problems(prod: dict[str, Any], host_mb: int, reserve_mb: int) -> list[str]:
+    """Every service's memory limit together against the host's memory less the reserve."""
+    if host_mb <= 0:
+        return []
+    limits = {name: docker_memory_mb(service.get("deploy", {}).get("resources", {}).get("limits", {}).get("memory", 0))
+              for name, service in prod["services"].items()}
+    total, usable = sum(limits.values()), host_mb - reserve_mb
+    if total <= usable:
+        return []
+    parts = ", ".join(f"{name} {mb}" for name, mb in sorted(limits.items(), key=lambda item: -item[1]))
+    return [f"{PREFIX}service_memory: the services' memory limits add up to {total} MB ({parts}), more than the "
+            f"{usable} MB this host's {host_mb} MB leave after {PREFIX}memory_reserve_mb ({reserve_mb}); lower "
+            f"{PREFIX}service_memory, a service's resources.memory or postgres_tuning_memory_mb"]
 
 
 def image_problems(services: dict[str, Any], image_variables: dict[str, str]) -> tuple[list[str], set[str]]:
@@ -216,6 +289,8 @@ def stack_plan(inputs: dict[str, Any]) -> dict[str, Any]:
                                   bool(inputs["secrets_as_files"]), str(inputs["postgres_service"]), inputs["networks"])
         if not any(p == f"stack service {name}: image is required" for name in named)
     ]
+    if not problems:
+        problems = port_problems(services, inputs["firewall"] or {}, parse_listeners(str(inputs["listeners"])))
     if problems:
         return {"problems": problems}
     compose = compose_stack(
@@ -225,7 +300,11 @@ def stack_plan(inputs: dict[str, Any]) -> dict[str, Any]:
         postgres_stop_grace_period=str(inputs["postgres_stop_grace_period"]),
         postgres_tuning={k: tuning[k] for k in ("command", "shm_size", "memory_limit")} if tuning else {},
         prod_logging={"max-size": str(inputs["log_max_size"]), "max-file": str(inputs["log_max_file"])},
+        service_memory=str(inputs["service_memory"]),
     )
+    problems = memory_problems(compose["prod"], int(inputs["host_memory_mb"]), int(inputs["memory_reserve_mb"]))
+    if problems:
+        return {"problems": problems}
     postgres = postgres_part(services, inputs)
     files = files_plan(inputs, compose, postgres)
     compose_files = [COMPOSE_FILES[d] for d in PRODUCTION]

@@ -4,8 +4,9 @@
 #   ./dev-ctl.sh ps | logs -f backend-api | up -d | down ...   base + prod (COMPOSE_FILE in .env)
 #   ./dev-ctl.sh --dev up                                      base + dev, on a developer's machine
 #
-# Every spelling that removes volumes (down -v, --volumes, --volumes=true, combined short flags
-# such as -fv, rm -v) needs the project's name typed at a terminal, and is refused without one.
+# Every spelling that removes volumes (down -v, --volumes, --volumes=true|1|t|T|TRUE|True, -v=true,
+# combined short flags such as -fv, rm -v) needs the project's name typed at a terminal, and is
+# refused without one.
 # The state volumes are external, so compose keeps them anyway; the guard also protects the
 # anonymous ones, and habits.
 set -euo pipefail
@@ -47,14 +48,25 @@ for ((i = 0; i < ${#args[@]}; i++)); do
   fi
 done
 
+# A boolean flag's value as Docker's flag parser (pflag, strconv.ParseBool) reads it: only these
+# spellings are false; anything else given to -v or --volumes is treated as removing volumes.
+is_false() {
+  case "$1" in
+    0 | f | F | false | FALSE | False) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
 removes_volumes() {
   local arg
   for arg in "$@"; do
     case "$arg" in
       --) return 1 ;;
-      -v | --volumes | --volumes=true | --volumes=1) return 0 ;;
+      --volumes) return 0 ;;
+      --volumes=*) is_false "${arg#--volumes=}" || return 0 ;;
+      -v=*) is_false "${arg#-v=}" || return 0 ;;
       --*) ;;
-      -*v*) return 0 ;;  # combined short flags: -fv, -sv, -vf
+      -*v*) return 0 ;;  # -v and combined short flags: -fv, -sv, -vf, -fsv
     esac
   done
   return 1

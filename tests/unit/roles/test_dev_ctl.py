@@ -18,6 +18,16 @@ DANGEROUS = [
     ["down", "-v"],
     ["down", "--volumes"],
     ["down", "--volumes=true"],
+    ["down", "--volumes=1"],
+    ["down", "--volumes=t"],
+    ["down", "--volumes=T"],
+    ["down", "--volumes=TRUE"],
+    ["down", "--volumes=True"],
+    ["down", "-v=true"],
+    ["down", "-v=1"],
+    ["rm", "-s", "--volumes=true", "api"],
+    ["--project-name=antone", "down", "-v"],
+    ["-f", "docker-compose.yml", "--env-file", ".env", "down", "--volumes"],
     ["down", "--remove-orphans", "-v"],
     ["down", "-tv", "5"],
     ["rm", "-fsv"],
@@ -34,6 +44,10 @@ HARMLESS = [
     ["logs", "-f", "--tail", "5", "dashboard"],
     ["up", "-d", "--wait"],
     ["down", "--", "-v"],
+    ["down", "--volumes=false"],
+    ["down", "--volumes=0"],
+    ["down", "-v=false"],
+    ["rm", "--force", "--stop"],
 ]
 
 

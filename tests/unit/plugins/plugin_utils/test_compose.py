@@ -305,3 +305,31 @@ def test_network_problems_are_named(layout: dict[str, Any], expected: str) -> No
 
 def test_the_main_network_key_is_reserved() -> None:
     assert any("'default' is the main network" in p for p in problems(networks={"default": {}}))
+
+
+@pytest.mark.parametrize("layer", ["compose", "prod"])
+@pytest.mark.parametrize("key, value, hint", [
+    ("ports", ["0.0.0.0:5432:5432"], "use the service's ports"),
+    ("environment", {"PASSWORD": "x"}, "use environment and secrets"),
+    ("env_file", ["/root/.env"], "use environment and secrets"),
+    ("secrets", ["db"], "use secrets with file_secrets, or secret_files"),
+    ("network_mode", "host", "use networks"),
+    ("privileged", True, "privileged containers are not passed through"),
+    ("cap_add", ["SYS_ADMIN"], "added capabilities are not passed through"),
+    ("pid", "host", "a host namespace is not passed through"),
+    ("volumes", ["/:/host"], "use volumes"),
+    ("devices", ["/dev/sda"], "host devices are not passed through"),
+    ("security_opt", ["seccomp=unconfined"], "the role sets no-new-privileges"),
+    ("deploy", {"resources": {}}, "use resources"),
+])
+def test_raw_passthroughs_refuse_keys_that_bypass_the_roles_checks(layer: str, key: str, value: object,
+                                                                   hint: str) -> None:
+    problems = stack_problems(services(api={layer: {key: value}}), VOLUMES, secrets=SECRETS,
+                              postgres_service="postgres")
+    assert any(f"stack service api: {layer}.{key} is refused: {hint}" in p for p in problems), problems
+
+
+def test_harmless_passthrough_keys_pass() -> None:
+    spec = {"compose": {"stop_grace_period": "30s", "labels": {"a": "b"}, "init": True},
+            "prod": {"logging": {"driver": "local"}, "read_only": True}}
+    assert stack_problems(services(api=spec), VOLUMES, secrets=SECRETS, postgres_service="postgres") == []

@@ -1,4 +1,4 @@
-"""Env files (plugin_utils/compose.py env_text), urlquote and mask_secrets (plugin_utils/secrets.py)."""
+"""Env files (plugin_utils/compose.py env_text) and urlquote (plugin_utils/secrets.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from ansible_collections.antone.infra.plugins.plugin_utils.compose import StackError
 from ansible_collections.antone.infra.plugins.plugin_utils.compose import env_text as compose_env
-from ansible_collections.antone.infra.plugins.plugin_utils.secrets import MASK, mask_secrets, urlquote
+from ansible_collections.antone.infra.plugins.plugin_utils.secrets import urlquote
 
 PLAN = {
     "PORT": {"value": "3001"},
@@ -58,13 +58,3 @@ def test_urlquote_survives_a_url_round_trip(password: str) -> None:
 def test_urlquote_encodes_the_slash_that_urlencode_keeps() -> None:
     assert urlquote("a/b") == "a%2Fb"
     assert urlquote("safe-._~") == "safe-._~"
-
-
-def test_mask_secrets_masks_plain_and_encoded_forms() -> None:
-    text = "connect postgresql://antone:p%24ss%40w%2Frd@postgres failed; password p$ss@w/rd"
-    masked = mask_secrets(text, {"pw": "p$ss@w/rd", "empty": ""})
-    assert masked == f"connect postgresql://antone:{MASK}@postgres failed; password {MASK}"
-
-
-def test_mask_secrets_masks_the_longest_value_first() -> None:
-    assert mask_secrets("abcdef", ["abc", "abcdef"]) == MASK

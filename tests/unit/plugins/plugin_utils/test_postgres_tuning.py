@@ -106,3 +106,11 @@ def test_the_derived_budget_stays_within_its_bounds() -> None:
 def test_a_mapping_is_required() -> None:
     with pytest.raises(TypeError):
         postgres_tuning_plan(["memory_mb"], 1024, 1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value, mb", [("512m", 512), ("1g", 1024), ("1.5GiB", 1536), ("1024M", 1024),
+                                       (1073741824, 1024), ("1000k", 1), ("2gb", 2048)])
+def test_docker_memory_sizes_are_read_in_mb(value: object, mb: int) -> None:
+    from ansible_collections.antone.infra.plugins.plugin_utils.memory import docker_memory_mb
+
+    assert docker_memory_mb(value) == mb

@@ -176,3 +176,70 @@ def test_ansible_types_are_read_as_plain_values() -> None:
 
     result = plan(project_name=Tagged("antone"))
     assert result["problems"] == [] and type(result["publication"]["project"]) is str
+
+
+def test_every_service_gets_a_memory_limit_and_they_must_fit_the_host() -> None:
+    prod = yaml.safe_load(by_path(plan(host_memory_mb=32768))["docker-compose.prod.yml"]["content"])
+    limits = {name: s["deploy"]["resources"]["limits"]["memory"] for name, s in prod["services"].items()}
+    assert limits == {"postgres": "1024m", "backend-api": "1g", "backend-worker": "1g", "cloudflared": "1g"}
+    # 1024 + 3 x 1024 MB on a 4 GB host with 1 GB kept for the OS: 4096 > 3072
+    problems = plan(host_memory_mb=4096)["problems"]
+    assert problems and "stack_service_memory: the services' memory limits add up to 4096 MB" in problems[0]
+    assert "more than the 3072 MB this host's 4096 MB leave after stack_memory_reserve_mb (1024)" in problems[0]
+    assert plan(host_memory_mb=4096, service_memory="512m")["problems"] == []
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"service_memory": "lots"}, "stack_service_memory: 'lots' is not a memory size"),
+    ({"memory_reserve_mb": -1}, "stack_memory_reserve_mb must be a whole number 0 or more"),
+    ({"services": {**SERVICES, "backend-api": {**SERVICES["backend-api"], "resources": {"memory": "1 gig"}}}},
+     "stack service backend-api: resources.memory '1 gig' is not a memory size"),
+])
+def test_memory_settings_are_checked(changes: dict, message: str) -> None:
+    assert any(message in p for p in plan(**changes)["problems"]), plan(**changes)["problems"]
+
+
+SS = """tcp LISTEN 0 4096 127.0.0.1:3001 0.0.0.0:* users:(("docker-proxy",pid=24740,fd=4))
+tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:(("sshd",pid=1,fd=3))
+tcp LISTEN 0 128 [::]:8080 [::]:* users:(("nginx",pid=7,fd=6))
+udp UNCONN 0 0 0.0.0.0%eth0:68 0.0.0.0:* users:(("dhclient",pid=9,fd=6))
+tcp LISTEN 0 128 *:9000 *:*
+"""
+
+
+def test_listeners_are_read_from_ss() -> None:
+    from ansible_collections.antone.infra.plugins.plugin_utils.stack_plan import parse_listeners
+
+    assert parse_listeners(SS) == [
+        {"proto": "tcp", "host_ip": "127.0.0.1", "port": 3001, "process": "docker-proxy"},
+        {"proto": "tcp", "host_ip": "0.0.0.0", "port": 22, "process": "sshd"},
+        {"proto": "tcp", "host_ip": "::", "port": 8080, "process": "nginx"},
+        {"proto": "udp", "host_ip": "0.0.0.0", "port": 68, "process": "dhclient"},
+        {"proto": "tcp", "host_ip": "0.0.0.0", "port": 9000, "process": "another process"},
+    ]
+
+
+def with_api_port(port: Any) -> dict[str, Any]:
+    return {**SERVICES, "backend-api": {**SERVICES["backend-api"], "ports": [port]}}
+
+
+def test_a_port_another_process_holds_is_refused_and_our_own_is_not() -> None:
+    assert plan(listeners=SS)["problems"] == []  # 3001 is held by docker-proxy: the stack itself
+    problems = plan(listeners=SS, services=with_api_port({"published": 8080, "target": 3001}))["problems"]
+    assert problems == ["stack service backend-api: port 8080/tcp on 127.0.0.1 is already used on this host by "
+                        "nginx (:::8080); choose another port or stop that process"]
+    assert plan(listeners=SS, services=with_api_port({"published": 68, "target": 68, "protocol": "tcp"}))[
+        "problems"] == []  # 68 is taken for udp only
+
+
+def test_a_public_port_the_firewall_does_not_admit_is_refused() -> None:
+    public = with_api_port({"published": 443, "target": 3001, "host_ip": "0.0.0.0"})
+    firewall = {"firewall_enabled": True, "public_ports": [{"port": 80}]}
+    problems = plan(services=public, firewall=firewall)["problems"]
+    assert problems == ["stack service backend-api: port 443/tcp on 0.0.0.0 is public, but the firewall does not "
+                        "admit it: add {port: 443, proto: tcp} to base_firewall_public_ports, or publish it on "
+                        "127.0.0.1 (behind the tunnel or a proxy)"]
+    assert plan(services=public, firewall={**firewall, "public_ports": [{"port": 443, "proto": "tcp"}]})[
+        "problems"] == []
+    assert plan(services=public, firewall={"firewall_enabled": False})["problems"] == []
+    assert plan(services=public)["problems"] == []  # the base role did not run: nothing known
