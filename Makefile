@@ -42,13 +42,14 @@ integration: testbed  ## Every inventory rendered and checked by `docker compose
 	$(BIN)/pytest tests/integration
 
 molecule: testbed  ## Every Molecule scenario (or SCENARIOS="a b")
-	@passed=0; failed=0; failed_names=""; \
+	@passed=0; failed=0; failed_names=""; times=""; \
 	for scenario in $(SCENARIOS); do \
-	  echo "=== molecule test -s $$scenario"; \
+	  echo "=== molecule test -s $$scenario"; start=$$(date +%s); \
 	  if $(BIN)/molecule test -s $$scenario; then passed=$$((passed + 1)); \
 	  else failed=$$((failed + 1)); failed_names="$$failed_names $$scenario"; fi; \
+	  times="$$times $$scenario=$$(( $$(date +%s) - start ))s"; \
 	done; \
-	echo "molecule:"; echo "$$passed passed, $$failed failed"; \
+	echo "molecule:"; echo "$$passed passed, $$failed failed"; echo "seconds per scenario:$$times"; \
 	if [ $$failed -gt 0 ]; then echo "failed scenarios:$$failed_names"; exit 1; fi
 
 test: lint unit integration molecule  ## Everything CI runs: lint, unit and integration tests, every Molecule scenario
