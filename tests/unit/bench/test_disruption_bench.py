@@ -30,6 +30,8 @@ def test_the_zero_targets_are_the_issues_three_and_the_no_op() -> None:
 
 def test_the_table_marks_a_missed_target() -> None:
     row = {"change": "worker environment", "seconds": 30.0, "changed": "2", "touched": ["backend-worker"],
-           "failed": 1, "requests": 300, "down": {}, "target_zero": True}
+           "failed": 1, "requests": 300, "down": {"backend-worker": 4.1}, "target_zero": True,
+           "changed_service": "backend-worker"}
     assert "[TARGET MISSED]" in bench.table([row])
-    assert "[target met]" in bench.table([{**row, "failed": 0}])
+    assert "[target met]" in bench.table([{**row, "failed": 0}])  # the worker's own restart is not downtime
+    assert "[TARGET MISSED]" in bench.table([{**row, "failed": 0, "down": {"backend-api": 0.5}}])
