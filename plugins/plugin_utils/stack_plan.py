@@ -225,6 +225,55 @@ def postgres_part(services: dict[str, Any], inputs: dict[str, Any]) -> dict[str,
     }
 
 
+HEALTH_URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1)(?::(\d+))?(/[^\s\"']*)?")
+METRICS_READY = re.compile(r"--metrics[= ](?:localhost|127\.0\.0\.1|0\.0\.0\.0)?:(\d+)\b.*\bready\b")
+
+
+def health_urls(healthcheck: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The HTTP endpoints a health check asks for inside its container (http://localhost:PORT/PATH,
+    or cloudflared's `--metrics ADDR:PORT ready`): verify asks the same over the stack's network."""
+    test = (healthcheck or {}).get("test") or []
+    text = " ".join(str(t) for t in test) if isinstance(test, list) else str(test)
+    found = [{"port": int(m.group(1) or 80), "path": m.group(2) or "/"} for m in HEALTH_URL.finditer(text)]
+    if not found and (ready := METRICS_READY.search(text)):
+        found = [{"port": int(ready.group(1)), "path": "/ready"}]
+    return found
+
+
+def checks_part(services: dict[str, Any], compose: dict[str, Any], files: list[dict[str, Any]],
+                inputs: dict[str, Any]) -> dict[str, Any]:
+    """What the verify role checks of the stack: each service (health check, the HTTP endpoints its
+    health check names, its state volumes and where they are mounted), the private files with their
+    mode and owner, and the ports published beyond loopback."""
+    project_dir = str(inputs["project_dir"])
+    checks: dict[str, Any] = {"services": {}, "files": [], "public_ports": []}
+    for name, service in sorted(compose["base"]["services"].items()):
+        mounts = []
+        for mount in service.get("volumes") or []:
+            key, _, rest = str(mount).partition(":")
+            if key in compose["volumes"]:
+                mounts.append({"volume": compose["volumes"][key], "target": rest.split(":")[0]})
+        checks["services"][name] = {"healthcheck": bool(service.get("healthcheck")),
+                                    "http": health_urls(service.get("healthcheck")), "mounts": mounts}
+    checks["files"] = [{"path": f"{project_dir}/{f['path']}", "mode": f["mode"], "owner": str(inputs["project_owner"]),
+                        "group": str(f["group"])} for f in files if f["private"]]
+    for spec in enabled_services(services).values():
+        for port in [normalize_port(p) for p in spec.get("ports") or []]:
+            if not ipaddress.ip_address(port["host_ip"]).is_loopback:
+                checks["public_ports"].append({"port": port["published"], "proto": port["protocol"]})
+    return checks
+
+
+def postgres_publication(postgres: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """The PostgreSQL service for later roles, with where its password is kept on the host."""
+    if not postgres:
+        return {}
+    project_dir = str(inputs["project_dir"])
+    return {**{k: postgres[k] for k in ("service", "image", "user", "db", "volumes")},
+            "password_file": f"{project_dir}/secrets/{postgres['password_secret']}" if postgres["password_secret"] else "",
+            "env_file": f"{project_dir}/env/{postgres['service']}.env"}
+
+
 def files_plan(inputs: dict[str, Any], compose: dict[str, Any], postgres: dict[str, Any]) -> list[dict[str, Any]]:
     """Every file the role writes: path (in the project), mode, group, content or src, private (holds a
     secret value), services (whose containers the file's change reaches) and restart (the role must
@@ -325,7 +374,8 @@ def stack_plan(inputs: dict[str, Any]) -> dict[str, Any]:
             "compose_files": compose_files,
             "network": str(inputs["network"]),
             "services": sorted(compose["base"]["services"]),
-            "postgres": {k: postgres[k] for k in ("service", "image", "user", "db", "volumes")} if postgres else {},
+            "postgres": postgres_publication(postgres, inputs),
             "volumes": compose["volumes"],
+            "checks": checks_part(services, compose, files, inputs),
         },
     }

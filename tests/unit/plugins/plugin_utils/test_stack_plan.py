@@ -243,3 +243,35 @@ def test_a_public_port_the_firewall_does_not_admit_is_refused() -> None:
         "problems"] == []
     assert plan(services=public, firewall={"firewall_enabled": False})["problems"] == []
     assert plan(services=public)["problems"] == []  # the base role did not run: nothing known
+
+
+def test_the_publication_tells_verify_what_to_check() -> None:
+    services = copy.deepcopy(SERVICES)
+    services["backend-api"]["healthcheck"] = {"test": ["CMD", "wget", "-q", "--spider", "http://localhost:3001/health"]}
+    services["backend-api"]["ports"] = [{"published": 8443, "target": 3001, "host_ip": "0.0.0.0"},
+                                        {"published": 3001, "target": 3001}]
+    services["cloudflared"]["healthcheck"] = {"test": ["CMD", "cloudflared", "tunnel", "--metrics", "127.0.0.1:20241",
+                                                       "ready"]}
+    checks = plan(services=services)["publication"]["checks"]
+    assert checks["services"]["backend-api"] == {"healthcheck": True, "http": [{"port": 3001, "path": "/health"}],
+                                                 "mounts": []}
+    assert checks["services"]["cloudflared"]["http"] == [{"port": 20241, "path": "/ready"}]
+    assert checks["services"]["postgres"] == {
+        "healthcheck": True, "http": [],
+        "mounts": [{"volume": "antone_postgres_data", "target": "/var/lib/postgresql/data"}]}
+    assert checks["public_ports"] == [{"port": 8443, "proto": "tcp"}]
+    assert {f["path"]: (f["mode"], f["owner"], f["group"]) for f in checks["files"]} == {
+        "/opt/antone/env/postgres.env": ("0600", "root", "root"),
+        "/opt/antone/env/backend-api.env": ("0600", "root", "root"),
+        "/opt/antone/env/backend-worker.env": ("0600", "root", "root"),
+        "/opt/antone/env/cloudflared.env": ("0600", "root", "root"),
+        "/opt/antone/secrets/postgres_password": ("0440", "root", "0"),
+        "/opt/antone/secrets/cloudflare_tunnel_token": ("0440", "root", "65532"),
+    }
+
+
+def test_the_publication_says_where_the_database_password_is() -> None:
+    postgres = plan()["publication"]["postgres"]
+    assert postgres["password_file"] == "/opt/antone/secrets/postgres_password"
+    assert postgres["env_file"] == "/opt/antone/env/postgres.env"
+    assert plan(secrets_as_files=False)["publication"]["postgres"]["password_file"] == ""
