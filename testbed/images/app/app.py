@@ -5,6 +5,7 @@ GET (or HEAD) /health answers 200 only when every dependency it is configured wi
   user and password are percent-decoded, as a real client does; psql runs `SELECT 1` with them,
   the password passed in the environment, never in arguments;
 - UPSTREAM_URL: another service's /health, e.g. the dashboard checking the API.
+While the file /tmp/unhealthy exists, /health answers 503: tests make a service unhealthy with it.
 Otherwise it answers 503 with the reason. It binds 0.0.0.0 on $PORT (seed 000, OPS-001).
 """
 
@@ -78,6 +79,8 @@ class Handler(BaseHTTPRequestHandler):
             problems.append(check_database(url))
         if upstream := os.environ.get("UPSTREAM_URL", ""):
             problems.append(check_upstream(upstream))
+        if os.path.exists("/tmp/unhealthy"):
+            problems.append("told to be unhealthy (/tmp/unhealthy exists)")
         problems = [p for p in problems if p]
         self.reply(503 if problems else 200, "\n".join(problems or ["ok"]) + "\n")
 
