@@ -106,6 +106,9 @@ def test_postgres_settings_compare_memory_in_kb_and_the_rest_as_text() -> None:
     rows = {r["check"]: r for r in V.postgres_rows(CONFIG, drifted, "")}
     assert rows["postgres settings"]["status"] == "fail"
     assert rows["postgres settings"]["detail"] == "random_page_cost is 4, expected 1.1"
+    wal = {**CONFIG, "postgres": {**CONFIG["postgres"], "settings": {"wal_buffers": {"text": "3932kB", "kb": 3932}}}}
+    assert V.postgres_rows(wal, {"wal_buffers": ("492", "8kB", "3936kB")}, "")[1]["status"] == "ok"  # rounded up
+    assert V.postgres_rows(wal, {"wal_buffers": ("493", "8kB", "3944kB")}, "")[1]["status"] == "fail"
     small = {**good, "shared_buffers": ("16384", "8kB", "128MB")}
     assert "shared_buffers is 128MB, expected 256MB" in V.postgres_rows(CONFIG, small, "")[1]["detail"]
     assert V.postgres_rows(CONFIG, None, "timeout")[0]["status"] == "fail"
@@ -224,3 +227,13 @@ def test_main_refuses_an_unreadable_config(tmp_path: Path, capsys: pytest.Captur
     broken.write_text(json.dumps({"project": "x"}))
     assert V.main(["--config", str(broken)]) == 2
     assert "lacks network" in capsys.readouterr().err
+
+
+def test_a_service_on_another_network_only_is_reached_there() -> None:
+    frontend = container("frontend")
+    frontend["NetworkSettings"]["Networks"] = {"campaign-frontend": {"IPAddress": "10.1.0.5"}}
+    both = container("api")
+    both["NetworkSettings"]["Networks"] = {"campaign-frontend": {"IPAddress": "10.1.0.6"},
+                                           "antone-network": {"IPAddress": "10.0.0.6"}}
+    assert V.container_ips([frontend, both, container("stopped", status="exited")], "antone-network") == {
+        "frontend": "10.1.0.5", "api": "10.0.0.6", "stopped": "10.0.0.7"}
