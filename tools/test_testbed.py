@@ -44,27 +44,28 @@ def test_archive_path_names_the_archive() -> None:
 
 
 @pytest.mark.parametrize(
-    ("option", "expected"), [(True, "busybox"), (False, ""), ("", ""), ("stack", "stack")]
+    ("option", "expected"), [(True, ("busybox",)), (False, ()), ("", ()), ("stack", ("stack",)),
+                             (["stack", "seed002"], ("stack", "seed002"))]
 )
-def test_archive_name(option: bool | str, expected: str) -> None:
-    assert testbed.archive_name(option, "busybox") == expected
+def test_archive_names(option: bool | str | list[str], expected: tuple[str, ...]) -> None:
+    assert testbed.archive_names(option, "busybox") == expected
 
 
-@pytest.mark.parametrize("option", ["../up", "Stack Images", 3])
-def test_archive_name_refuses_a_path_or_other_types(option: object) -> None:
+@pytest.mark.parametrize("option", ["../up", "Stack Images", 3, [], ["ok", "../up"]])
+def test_archive_names_refuse_a_path_or_other_types(option: object) -> None:
     with pytest.raises(ValueError, match="archive must be"):
-        testbed.archive_name(option, "busybox")  # type: ignore[arg-type]
+        testbed.archive_names(option, "busybox")  # type: ignore[arg-type]
 
 
 def test_archive_groups_bundle_images_that_share_a_name(tmp_path: Path) -> None:
     images = [
-        testbed.DerivedImage("a:1", tmp_path, archive="stack"),
-        testbed.DerivedImage("b:1", tmp_path, archive="stack"),
-        testbed.DerivedImage("c:1", tmp_path, archive="c"),
+        testbed.DerivedImage("a:1", tmp_path, archives=("stack",)),
+        testbed.DerivedImage("b:1", tmp_path, archives=("stack", "c")),
+        testbed.DerivedImage("c:1", tmp_path, archives=("c",)),
         testbed.DerivedImage("d:1", tmp_path),
     ]
     groups = testbed.archive_groups(images)
-    assert {k: [i.name for i in v] for k, v in groups.items()} == {"stack": ["a:1", "b:1"], "c": ["c:1"]}
+    assert {k: [i.name for i in v] for k, v in groups.items()} == {"stack": ["a:1", "b:1"], "c": ["b:1", "c:1"]}
 
 
 def test_host_recipes_differ_by_suite() -> None:

@@ -111,7 +111,7 @@ class DerivedImage:
     name: str
     directory: Path
     parents: tuple[str, ...] = field(default_factory=tuple)
-    archive: str = ""  # the archive under .cache/testbed/archives it is saved to, for test hosts
+    archives: tuple[str, ...] = ()  # the archives under .cache/testbed/archives it is saved to, for test hosts
 
     def recipe(self, parent_recipes: list[str]) -> str:
         return recipe_hash(RECIPE_VERSION, *parent_recipes, *tree_digest(self.directory))
@@ -168,7 +168,7 @@ def derived_images() -> list[DerivedImage]:
                 name=options.get("name", f"antone-test/{directory.name}:local"),
                 directory=directory,
                 parents=parse_from_lines((directory / "Dockerfile").read_text()),
-                archive=archive_name(options.get("archive", False), directory.name),
+                archives=archive_names(options.get("archive", False), directory.name),
             )
         )
     return images
@@ -266,16 +266,19 @@ def build_host(image: HostImage, recipe: str) -> None:
             sys.exit(f"testbed: packing {rootfs} failed")
 
 
-def archive_name(option: bool | str, directory: str) -> str:
+def archive_names(option: bool | str | list[str], directory: str) -> tuple[str, ...]:
     """image.json's "archive": true saves the image alone (<dir>.tar), a name bundles every image
-    that gives the same name into one archive (<name>.tar), so that shared layers travel once."""
+    that gives the same name into one archive (<name>.tar), so that shared layers travel once; a
+    list of names puts the image in each (a scenario then loads one archive, not two)."""
     if option is True:
-        return directory
+        return (directory,)
     if option is False or option == "":
-        return ""
-    if not isinstance(option, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", option):
-        raise ValueError(f"testbed/images/{directory}/image.json: archive must be true, false or a file name")
-    return option
+        return ()
+    names = option if isinstance(option, list) and option else [option]
+    if not all(isinstance(n, str) and re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", n) for n in names):
+        raise ValueError(f"testbed/images/{directory}/image.json: archive must be true, false, a file name or "
+                         "a list of them")
+    return tuple(names)
 
 
 def archive_path(archive: str) -> Path:
@@ -297,8 +300,8 @@ def archive_groups(images: list[DerivedImage]) -> dict[str, list[DerivedImage]]:
     """The images of each archive, by archive name."""
     groups: dict[str, list[DerivedImage]] = {}
     for image in images:
-        if image.archive:
-            groups.setdefault(image.archive, []).append(image)
+        for archive in image.archives:
+            groups.setdefault(archive, []).append(image)
     return groups
 
 
