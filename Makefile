@@ -7,8 +7,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 COLLECTION_LINK := .collections/ansible_collections/antone/infra
-# Every Molecule scenario, or the ones named: make molecule SCENARIOS="docker"
-SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+# The Molecule scenarios to run (all by default): make molecule SCENARIOS="docker"
+SCENARIOS ?=
 
 .PHONY: help setup testbed lint unit integration molecule test sandbox sandbox-destroy build clean
 
@@ -41,25 +41,18 @@ integration: testbed  ## Every inventory rendered and checked by `docker compose
 	command -v restic >/dev/null || { apt-get update -qq && apt-get install -y -qq restic; }
 	$(BIN)/pytest tests/integration
 
-molecule: testbed  ## Every Molecule scenario (or SCENARIOS="a b")
-	@passed=0; failed=0; failed_names=""; times=""; \
-	for scenario in $(SCENARIOS); do \
-	  echo "=== molecule test -s $$scenario"; start=$$(date +%s); \
-	  if $(BIN)/molecule test -s $$scenario; then passed=$$((passed + 1)); \
-	  else failed=$$((failed + 1)); failed_names="$$failed_names $$scenario"; fi; \
-	  times="$$times $$scenario=$$(( $$(date +%s) - start ))s"; \
-	done; \
-	echo "molecule:"; echo "$$passed passed, $$failed failed"; echo "seconds per scenario:$$times"; \
-	if [ $$failed -gt 0 ]; then echo "failed scenarios:$$failed_names"; exit 1; fi
+molecule: testbed  ## Every Molecule scenario, two at a time, longest first (or SCENARIOS="a b", MOLECULE_JOBS=1)
+	$(BIN)/python tools/molecule_run.py $(SCENARIOS)
 
 test: lint unit integration molecule  ## Everything CI runs: lint, unit and integration tests, every Molecule scenario
 
-sandbox: testbed  ## Run site.yml against a local sandbox host (a systemd container)
+sandbox: testbed  ## Run site.yml against a local sandbox host (a systemd container), with fake Cloudflare, B2 and healthchecks.io
 	$(BIN)/ansible-playbook testbed/sandbox.yml
 	$(BIN)/ansible-playbook -i inventories/sandbox site.yml
 
-sandbox-destroy: setup  ## Remove the sandbox host
+sandbox-destroy: setup  ## Remove the sandbox host and stop the fake Cloudflare API it used
 	docker rm --force --volumes antone-sandbox
+	pkill -f -- "cloudflare_api.py --port 18788" || true
 
 build: setup  ## Build the collection archive (antone-infra-VERSION.tar.gz)
 	$(BIN)/ansible-galaxy collection build --force
