@@ -13,7 +13,8 @@ inventory allows) listening on a non-loopback address; a pending reboot.
 
 --persistence also writes a row, restarts the stack, waits for it and reads the row back.
 --ping reports to healthchecks.io when the configuration names a URL (the body is the table).
-Exit status: 0 nothing failed (warnings allowed), 1 a check failed, 2 the configuration is unusable.
+Exit status: 0 nothing failed (warnings allowed), 1 a check failed (a check that could not look fails
+its own row), 2 the configuration is unusable, 3 antone-verify itself broke.
 Every failure says where to look. No secret is printed, and none is passed on a command line.
 """
 
@@ -25,6 +26,7 @@ import os
 import pwd
 import grp
 import re
+import ssl
 import stat
 import subprocess
 import sys
@@ -38,6 +40,8 @@ DEFAULT_CONFIG = "/etc/antone/verify.json"
 OK, WARN, FAIL = "ok", "warn", "fail"
 DHCP_CLIENT_PORTS = {("udp", 68), ("udp", 546)}  # a DHCP client's socket answers only its server
 PING_BODY_LIMIT = 100_000  # healthchecks.io keeps the first 100 kB of a ping's body
+LOOP_WINDOW = 600  # seconds: restarts count as a loop while the container's current start is this recent
+EXIT_BROKEN = 3  # a check could not run (its own error, not the stack's)
 MEMORY_UNITS_KB = {"B": 1 / 1024, "kB": 1, "8kB": 8, "MB": 1024, "16MB": 16 * 1024, "GB": 1024 * 1024}
 
 Row = dict[str, str]
@@ -51,40 +55,60 @@ def row(check: str, status: str, detail: str, look: str = "") -> Row:
 # ---------------------------------------------------------------- pure checks
 
 
-def service_rows(config: dict[str, Any], containers: list[dict[str, Any]]) -> list[Row]:
-    """Each expected service: one container, running, healthy when it has a health check, and not
-    restarted by Docker `restart_limit` times or more (a loop)."""
+def started_seconds_ago(state: dict[str, Any], now: float) -> float:
+    started = parse_time(str(state.get("StartedAt", ""))[:26].rstrip("Z") + "+00:00") if state.get("StartedAt") else None
+    return now - started if started else float("inf")
+
+
+def container_problem(container: dict[str, Any], expected: dict[str, Any], restart_limit: int, now: float) -> str:
+    """Why one container of a service is not well, or ''. A container with a health status (from the
+    compose file or its image) must be healthy; Docker's restarts count as a loop only while the
+    container keeps restarting (its current start is recent), not for crashes long past."""
+    state = container.get("State", {})
+    status = state.get("Status", "unknown")
+    health = state.get("Health") or {}
+    restarts = int(container.get("RestartCount", 0))
+    if state.get("Restarting") or status == "restarting":
+        return f"restarting (Docker restarted it {restarts} times)"
+    if status != "running":
+        return f"{status} (exit code {state.get('ExitCode', '?')})"
+    if (health or expected.get("healthcheck")) and health.get("Status") != "healthy":
+        last = ((health.get("Log") or [{}])[-1].get("Output") or "").strip().splitlines()
+        return f"running but {health.get('Status') or 'without health status'}" + (f": {last[-1][:120]}" if last else "")
+    if restarts >= restart_limit and started_seconds_ago(state, now) < LOOP_WINDOW:
+        return f"running, but Docker restarted it {restarts} times, the last {started_seconds_ago(state, now):.0f} s ago " \
+               "(a restart loop)"
+    return ""
+
+
+def service_rows(config: dict[str, Any], containers: list[dict[str, Any]], now: float | None = None) -> list[Row]:
+    """Each expected service: every container of it (replicas too; `compose run` one-offs aside) running,
+    healthy and not restarting in a loop."""
+    now = time.time() if now is None else now
     project = config["project"]
     by_service: dict[str, list[dict[str, Any]]] = {}
     for container in containers:
         labels = container.get("Config", {}).get("Labels") or {}
+        if str(labels.get("com.docker.compose.oneoff", "False")).lower() == "true":
+            continue
         by_service.setdefault(labels.get("com.docker.compose.service", ""), []).append(container)
-    logs = f"docker compose -p {project} logs --tail 50 {{}}"
     rows = []
     for name, expected in sorted(config["services"].items()):
         found = by_service.get(name, [])
         check = f"service {name}"
+        look = f"docker compose -p {project} logs --tail 50 {name}"
         if not found:
             rows.append(row(check, FAIL, "no container: compose never created it, or it was removed",
                             f"docker compose -p {project} ps --all; re-run the stack role"))
             continue
-        state = found[0].get("State", {})
-        status = state.get("Status", "unknown")
-        health = (state.get("Health") or {}).get("Status", "")
-        restarts = int(found[0].get("RestartCount", 0))
-        if state.get("Restarting") or status == "restarting":
-            rows.append(row(check, FAIL, f"restarting (Docker restarted it {restarts} times)", logs.format(name)))
-        elif status != "running":
-            rows.append(row(check, FAIL, f"{status} (exit code {state.get('ExitCode', '?')})", logs.format(name)))
-        elif expected.get("healthcheck") and health != "healthy":
-            last = ((state.get("Health") or {}).get("Log") or [{}])[-1].get("Output", "").strip().splitlines()
-            rows.append(row(check, FAIL, f"running but {health or 'without health status'}"
-                            + (f": {last[-1][:120]}" if last else ""), logs.format(name)))
-        elif restarts >= int(config["restart_limit"]):
-            rows.append(row(check, FAIL, f"running, but Docker restarted it {restarts} times (a restart loop)",
-                            logs.format(name)))
+        problems = [p for c in found if (p := container_problem(c, expected, int(config["restart_limit"]), now))]
+        if problems:
+            rows.append(row(check, FAIL, problems[0] + (f" (and {len(problems) - 1} more of its {len(found)} containers)"
+                                                         if len(problems) > 1 else ""), look))
         else:
-            rows.append(row(check, OK, "running, healthy" if expected.get("healthcheck") else "running"))
+            healthy = any(c.get("State", {}).get("Health") for c in found)
+            rows.append(row(check, OK, ("running, healthy" if healthy else "running")
+                            + (f" ({len(found)} containers)" if len(found) > 1 else "")))
     return rows
 
 
@@ -104,13 +128,16 @@ def container_ips(containers: list[dict[str, Any]], network: str) -> dict[str, s
 
 def http_row(check: dict[str, Any], status: int | None, error: str, project: str) -> Row:
     """One HTTP answer against what the check expects: a status code, or any answer below 500."""
-    name = f"http {check['service']}:{check['port']}{check['path']}"
+    name = f"{check.get('scheme', 'http')} {check['service']}:{check['port']}{check['path']}"
     look = f"docker compose -p {project} logs --tail 50 {check['service']}"
     if status is None:
         return row(name, FAIL, f"no answer over the stack's network: {error}", look)
     expect = check.get("expect", 200)
-    good = status < 500 if expect == "answers" else status == int(expect)
-    wanted = "an answer below 500" if expect == "answers" else str(expect)
+    limits = {"answers": (500, "an answer below 500"), "success": (400, "a status below 400, as a health check wants")}
+    if expect in limits:
+        good, wanted = status < limits[expect][0], limits[expect][1]
+    else:
+        good, wanted = status == int(expect), str(expect)
     return row(name, OK if good else FAIL, f"{status}" + ("" if good else f", expected {wanted}"), look)
 
 
@@ -143,8 +170,10 @@ def postgres_rows(config: dict[str, Any], observed: dict[str, tuple[str, str, st
     pg = config["postgres"]
     look = f"docker compose -p {config['project']} logs --tail 50 {pg['service']}"
     if observed is None:
-        return [row("postgres connection", FAIL, f"no connection over {config['network']}: {error}", look)]
-    rows = [row("postgres connection", OK, f"{pg['user']}@{pg['service']}/{pg['db']} over {config['network']}")]
+        return [row("postgres connection", FAIL, f"no connection over {pg.get('network') or config['network']}: {error}",
+                    look)]
+    rows = [row("postgres connection", OK,
+                f"{pg['user']}@{pg['service']}/{pg['db']} over {pg.get('network') or config['network']}")]
     wrong = []
     for name, expected in sorted(pg["settings"].items()):
         if name not in observed:
@@ -218,9 +247,11 @@ def parse_time(text: str) -> float | None:
         return None
 
 
-def backup_row(config: dict[str, Any], status: dict[str, Any] | None, now: float) -> Row:
-    """The newest backup: succeeded within the RPO plus the margin. No backup yet is a warning (a
-    first deployment); a failed newest run with a recent success is a warning too."""
+def backup_row(config: dict[str, Any], status: dict[str, Any] | None, now: float,
+               scheduled_at: float | None = None) -> Row:
+    """The newest backup: succeeded within the RPO plus the margin. No backup yet is a warning while the
+    schedule (the cron file, scheduled_at) is younger than that (a first deployment), then a failure;
+    a failed newest run with a recent success is a warning."""
     backup = config["backup"]
     look = "antone-backup status; journalctl -t antone-backup"
     limit = float(backup["max_age_hours"])
@@ -230,6 +261,10 @@ def backup_row(config: dict[str, Any], status: dict[str, Any] | None, now: float
         if last:
             return row("backup newest", FAIL, f"no backup has succeeded; the last run ({last.get('started', '?')}) "
                        f"failed: {last.get('error', 'see the journal')}", look)
+        waited = (now - scheduled_at) / 3600 if scheduled_at else 0.0
+        if waited > limit:
+            return row("backup newest", FAIL, f"no backup has run in the {waited:.1f} h since the schedule was written "
+                       f"(more than {limit:g} h)", look + "; systemctl status cron")
         return row("backup newest", WARN, "no backup has run yet (a first deployment: the first runs at "
                    f"{backup.get('time', 'its scheduled time')})", look)
     finished = parse_time(str(success.get("finished", "")))
@@ -332,19 +367,41 @@ def run(argv: list[str], stdin: str = "", timeout: float = 60) -> subprocess.Com
         return subprocess.CompletedProcess(argv, 127, "", str(error))
 
 
+class CheckError(Exception):
+    """A check could not look (Docker does not answer, a file cannot be read): reported as its row."""
+
+
 def inspect_containers(config: dict[str, Any], runner: Runner = run) -> list[dict[str, Any]]:
     listed = runner(["docker", "ps", "--all", "--quiet", "--filter", f"label=com.docker.compose.project={config['project']}"])
+    if listed.returncode != 0:
+        raise CheckError(f"docker ps failed: {listed.stderr.strip()[:200]}")
     ids = listed.stdout.split()
     if not ids:
         return []
-    inspected = runner(["docker", "inspect", *ids])
-    return json.loads(inspected.stdout) if inspected.returncode == 0 else []
+    inspected = runner(["docker", "inspect", *ids])  # a container removed meanwhile: inspect the rest again
+    if inspected.returncode != 0:
+        inspected = runner(["docker", "inspect", *runner(["docker", "ps", "--all", "--quiet", "--filter",
+                                                          f"label=com.docker.compose.project={config['project']}"]).stdout.split()])
+    if inspected.returncode != 0:
+        raise CheckError(f"docker inspect failed: {inspected.stderr.strip()[:200]}")
+    return json.loads(inspected.stdout)
 
 
-def http_status(url: str, timeout: float) -> tuple[int | None, str]:
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:  # a redirect is an answer, as for a health check
+        return None
+
+
+def http_status(url: str, host: str, timeout: float) -> tuple[int | None, str]:
+    """The status an endpoint answers with: asked as its health check asks (Host: localhost:PORT), never
+    through a proxy, a redirect not followed, an https certificate not checked (a container's address)."""
+    handlers: list[Any] = [urllib.request.ProxyHandler({}), NoRedirect()]
+    if url.startswith("https:"):
+        handlers.append(urllib.request.HTTPSHandler(context=ssl._create_unverified_context()))  # noqa: S323
+    opener = urllib.request.build_opener(*handlers)
+    request = urllib.request.Request(url, headers={"User-Agent": "antone-verify", "Host": host})
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "antone-verify"}),  # noqa: S310
-                                    timeout=timeout) as response:
+        with opener.open(request, timeout=timeout) as response:
             return response.status, ""
     except urllib.error.HTTPError as error:
         return error.code, ""
@@ -371,7 +428,7 @@ def psql(config: dict[str, Any], sql: str, runner: Runner = run) -> subprocess.C
     pg = config["postgres"]
     script = 'IFS= read -r PGPASSWORD; export PGPASSWORD; exec psql -X -A -t -F "|" -v ON_ERROR_STOP=1 ' \
              '-h "$1" -U "$2" -d "$3" -c "$4"'
-    return runner(["docker", "run", "--rm", "-i", "--pull", "never", "--network", config["network"],
+    return runner(["docker", "run", "--rm", "-i", "--pull", "never", "--network", pg.get("network") or config["network"],
                    "--label", "org.antone.verify=helper", "--entrypoint", "sh", pg["image"], "-c", script,
                    "antone-verify", pg["service"], pg["user"], pg["db"], sql],
                   stdin=postgres_password(pg) + "\n", timeout=90)
@@ -424,7 +481,8 @@ def read_text(path: str) -> str | None:
 
 
 def persistence_row(config: dict[str, Any], runner: Runner = run) -> Row:
-    """Write a row, restart the stack, wait until every service is healthy again, read the row back."""
+    """Write a row, restart the stack, wait until every service is healthy again, read the row back
+    (and remove it, whatever happened)."""
     token = f"verify-{int(time.time())}-{os.getpid()}"
     look = f"docker compose -p {config['project']} logs {config['postgres']['service']}"
     written = psql(config, "CREATE TABLE IF NOT EXISTS antone_verify_persistence (token text PRIMARY KEY, "
@@ -432,51 +490,85 @@ def persistence_row(config: dict[str, Any], runner: Runner = run) -> Row:
                    runner)
     if written.returncode != 0:
         return row("persistence", FAIL, "could not write the test row", look)
-    argv = ["docker", "compose", "--project-directory", config["project_dir"]]
-    for name in config["compose_files"]:
-        argv += ["-f", os.path.join(config["project_dir"], name)]
-    restarted = runner(argv + ["restart"], timeout=600)
-    if restarted.returncode != 0:
-        return row("persistence", FAIL, "docker compose restart failed", look)
-    deadline = time.monotonic() + float(config.get("wait_timeout", 300))
-    while time.monotonic() < deadline:
-        if all(r["status"] == OK for r in service_rows(config, inspect_containers(config, runner))):
-            break
-        time.sleep(2)
-    read = psql(config, f"SELECT count(*) FROM antone_verify_persistence WHERE token = '{token}'", runner)
-    psql(config, f"DELETE FROM antone_verify_persistence WHERE token = '{token}'", runner)
-    if read.stdout.strip() != "1":
-        return row("persistence", FAIL, "the row written before the restart is gone", look)
-    return row("persistence", OK, "a row written before a restart of the stack was read back after it")
+    try:
+        argv = ["docker", "compose", "--project-directory", config["project_dir"]]
+        for name in config["compose_files"]:
+            argv += ["-f", os.path.join(config["project_dir"], name)]
+        if runner(argv + ["restart"], timeout=600).returncode != 0:
+            return row("persistence", FAIL, "docker compose restart failed", look)
+        wait = float(config.get("wait_timeout", 300))
+        deadline = time.monotonic() + wait
+        while not all(r["status"] == OK for r in service_rows(config, inspect_containers(config, runner))):
+            if time.monotonic() >= deadline:
+                return row("persistence", FAIL, f"the stack was not healthy {wait:g} s after its restart", look)
+            time.sleep(2)
+        read = psql(config, f"SELECT count(*) FROM antone_verify_persistence WHERE token = '{token}'", runner)
+        if read.returncode != 0:
+            return row("persistence", FAIL, "could not read the test row back after the restart", look)
+        if read.stdout.strip() != "1":
+            return row("persistence", FAIL, "the row written before the restart is gone", look)
+        return row("persistence", OK, "a row written before a restart of the stack was read back after it")
+    finally:
+        psql(config, f"DELETE FROM antone_verify_persistence WHERE token = '{token}'", runner)
+
+
+def guarded(name: str, check: Callable[[], list[Row]]) -> list[Row]:
+    """A check's rows, or one failed row saying why the check itself could not look."""
+    try:
+        return check()
+    except (CheckError, OSError, ValueError, KeyError, subprocess.SubprocessError) as error:
+        return [row(name, FAIL, f"the check could not run: {type(error).__name__}: {str(error)[:200]}",
+                    "antone-verify --json on the host; /etc/antone/verify.json")]
+
+
+def listeners_text(runner: Runner) -> str:
+    result = runner(["ss", "-Htulnp"])
+    if result.returncode != 0:
+        raise CheckError(f"ss failed: {result.stderr.strip()[:200]}")
+    return result.stdout
+
+
+def mtime(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
 
 
 def collect(config: dict[str, Any], persistence: bool = False, runner: Runner = run) -> list[Row]:
-    containers = inspect_containers(config, runner)
-    rows = service_rows(config, containers)
+    """Every check; one that cannot look (Docker down, a file unreadable) fails on its own row."""
+    found: list[list[dict[str, Any]]] = []
+    rows = guarded("services", lambda: found.append(inspect_containers(config, runner)) or service_rows(config, found[0]))
+    containers = found[0] if found else []
     ips = container_ips(containers, config["network"])
     for check in config["http"]:
         address = ips.get(check["service"])
-        status, error = (http_status(f"http://{address}:{check['port']}{check['path']}", float(config.get("timeout", 10)))
-                         if address else (None, f"{check['service']} has no address on {config['network']}"))
+        scheme = check.get("scheme", "http")
+        status, error = (http_status(f"{scheme}://{address}:{check['port']}{check['path']}", f"localhost:{check['port']}",
+                                     float(config.get("timeout", 10)))
+                         if address else (None, f"{check['service']} has no address on the stack's networks"))
         rows.append(http_row(check, status, error, config["project"]))
     if config["postgres"]:
-        observed, error = read_settings(config, runner)
-        rows += postgres_rows(config, observed, error)
+        rows += guarded("postgres connection", lambda: postgres_rows(config, *read_settings(config, runner)))
     if config["volumes"]:
-        names = list(config["volumes"].values())
-        inspected = runner(["docker", "volume", "inspect", *names])
-        present = {v["Name"]: v for v in json.loads(inspected.stdout or "[]")} if inspected.stdout.strip() else {}
-        rows += volume_rows(config, present, compose_volumes(config, runner), containers)
+        def volumes() -> list[Row]:
+            inspected = runner(["docker", "volume", "inspect", *config["volumes"].values()])
+            present = {v["Name"]: v for v in json.loads(inspected.stdout)} if inspected.stdout.strip() else {}
+            return volume_rows(config, present, compose_volumes(config, runner), containers)
+        rows += guarded("volumes", volumes)
     if config["cron"]:
-        rows += cron_rows(config, read_text(config["cron"]["file"]))
+        rows += guarded("cron", lambda: cron_rows(config, read_text(config["cron"]["file"])))
     if config["backup"]:
-        text = read_text(config["backup"]["status_file"])
-        rows.append(backup_row(config, json.loads(text) if text else None, time.time()))
-    rows += file_rows(config["files"], {item["path"]: stat_file(item["path"]) for item in config["files"]})
-    rows.append(listener_row(config, runner(["ss", "-Htulnp"]).stdout))
+        def newest() -> list[Row]:
+            text = read_text(config["backup"]["status_file"])
+            return [backup_row(config, json.loads(text) if text else None, time.time(),
+                               mtime(config["cron"]["file"]) if config["cron"] else None)]
+        rows += guarded("backup newest", newest)
+    rows += guarded("files", lambda: file_rows(config["files"], {i["path"]: stat_file(i["path"]) for i in config["files"]}))
+    rows += guarded("listeners", lambda: [listener_row(config, listeners_text(runner))])
     rows.append(reboot_row(os.path.exists("/run/reboot-required"), read_text("/run/reboot-required.pkgs") or ""))
     if persistence and config["postgres"]:
-        rows.append(persistence_row(config, runner))
+        rows += guarded("persistence", lambda: [persistence_row(config, runner)])
     return rows
 
 
@@ -513,7 +605,11 @@ def main(argv: list[str] | None = None) -> int:
     if problems := config_problems(config):
         print(f"antone-verify: {args.config}: " + "; ".join(problems), file=sys.stderr)
         return 2
-    rows = collect(config, persistence=args.persistence)
+    try:
+        rows = collect(config, persistence=args.persistence)
+    except Exception as error:  # noqa: BLE001 - said plainly, with its own exit status, never as a stack failure
+        print(f"antone-verify: the checks could not run: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_BROKEN
     failed = any(r["status"] == FAIL for r in rows)
     report = table(rows)
     print(json.dumps({"rows": rows, "table": report}) if args.json else report)

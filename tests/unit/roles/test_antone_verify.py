@@ -50,11 +50,15 @@ CONFIG: dict[str, Any] = {
 
 
 def container(service: str, status: str = "running", health: str = "healthy", restarts: int = 0,
-              mounts: list[dict[str, str]] | None = None, exit_code: int = 0) -> dict[str, Any]:
-    state: dict[str, Any] = {"Status": status, "Restarting": status == "restarting", "ExitCode": exit_code}
+              mounts: list[dict[str, str]] | None = None, exit_code: int = 0, started_ago: float = 86400.0,
+              oneoff: bool = False) -> dict[str, Any]:
+    started = V.datetime.fromtimestamp(V.time.time() - started_ago, V.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f123Z")
+    state: dict[str, Any] = {"Status": status, "Restarting": status == "restarting", "ExitCode": exit_code,
+                             "StartedAt": started}
     if health:
         state["Health"] = {"Status": health, "Log": [{"Output": "wget: server returned error: 500\n"}]}
-    return {"Config": {"Labels": {"com.docker.compose.service": service}}, "State": state, "RestartCount": restarts,
+    labels = {"com.docker.compose.service": service, "com.docker.compose.oneoff": str(oneoff)}
+    return {"Config": {"Labels": labels}, "State": state, "RestartCount": restarts,
             "Mounts": mounts or [], "NetworkSettings": {"Networks": {"antone-network": {"IPAddress": f"10.0.0.{len(service)}"}}}}
 
 
@@ -77,7 +81,7 @@ def test_a_healthy_stack_passes_every_service_check() -> None:
     (container("backend-api", status="exited", health="", exit_code=130), "exited (exit code 130)"),
     (container("backend-api", health="unhealthy"), "running but unhealthy: wget: server returned error: 500"),
     (container("backend-api", status="restarting"), "restarting"),
-    (container("backend-api", restarts=3), "restarted it 3 times (a restart loop)"),
+    (container("backend-api", restarts=3, started_ago=20), "restarted it 3 times, the last "),
 ])
 def test_a_broken_service_fails_and_says_where_to_look(broken: dict[str, Any], detail: str) -> None:
     rows = {r["check"]: r for r in V.service_rows(CONFIG, [broken] + healthy()[1:])}
@@ -237,3 +241,61 @@ def test_a_service_on_another_network_only_is_reached_there() -> None:
                                            "antone-network": {"IPAddress": "10.0.0.6"}}
     assert V.container_ips([frontend, both, container("stopped", status="exited")], "antone-network") == {
         "frontend": "10.1.0.5", "api": "10.0.0.6", "stopped": "10.0.0.7"}
+
+
+def test_old_restarts_are_no_loop_and_one_offs_are_left_out() -> None:
+    long_ago = [container("backend-api", restarts=5, started_ago=7200)] + healthy()[1:]
+    assert statuses(V.service_rows(CONFIG, long_ago))["service backend-api"] == "ok"
+    one_off = [container("backend-api", status="exited", health="", oneoff=True)] + healthy()
+    assert statuses(V.service_rows(CONFIG, one_off))["service backend-api"] == "ok"
+
+
+def test_every_replica_counts_and_a_health_status_from_the_image_must_be_healthy() -> None:
+    replicas = healthy() + [container("backend-api", health="unhealthy")]
+    row = {r["check"]: r for r in V.service_rows(CONFIG, replicas)}["service backend-api"]
+    assert (row["status"], row["detail"].split(":")[0]) == ("fail", "running but unhealthy")
+    image_check = [container("worker", health="starting")] + [c for c in healthy() if "worker" not in str(c)]
+    assert statuses(V.service_rows(CONFIG, image_check))["service worker"] == "fail"
+
+
+def test_a_check_that_cannot_look_fails_its_own_row() -> None:
+    def broken(argv: list[str], stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(argv, 1, "", "Cannot connect to the Docker daemon")
+
+    rows = V.guarded("services", lambda: V.service_rows(CONFIG, V.inspect_containers(CONFIG, broken)))
+    assert rows[0]["status"] == "fail"
+    assert "docker ps failed: Cannot connect to the Docker daemon" in rows[0]["detail"]
+
+
+def test_no_backup_long_after_the_schedule_was_written_fails() -> None:
+    assert V.backup_row(CONFIG, None, NOW, NOW - 3600)["status"] == "warn"
+    row = V.backup_row(CONFIG, None, NOW, NOW - 40 * 3600)
+    assert (row["status"], row["detail"]) == ("fail", "no backup has run in the 40.0 h since the schedule was written "
+                                              "(more than 30 h)")
+
+
+def test_the_http_check_asks_as_the_health_check_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    import http.server
+    import threading
+
+    seen: dict[str, str] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            seen["host"] = self.headers["Host"]
+            self.send_response(302)
+            self.send_header("Location", "https://example.invalid/")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # never used
+    status, error = V.http_status(f"http://127.0.0.1:{server.server_port}/health", "localhost:3001", 5)
+    server.server_close()
+    assert (status, error, seen["host"]) == (302, "", "localhost:3001")
+    check = {"service": "web", "port": 80, "path": "/", "expect": "success"}
+    assert V.http_row(check, 302, "", "antone")["status"] == "ok"
+    assert V.http_row(check, 404, "", "antone")["status"] == "fail"
