@@ -52,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "secrets_gid": 0, "postgres_service": "postgres", "postgres_stop_grace_period": "120s", "log_max_size": "10m",
     "log_max_file": 3, "pull": "missing", "wait_timeout": 300, "image_variables": {}, "postgres_tuning": {},
     "service_memory": "1g", "memory_reserve_mb": 1024, "host_memory_mb": 0, "firewall": {}, "listeners": "",
+    "deploy": True,
 }
 
 
@@ -225,7 +226,7 @@ def postgres_part(services: dict[str, Any], inputs: dict[str, Any]) -> dict[str,
     }
 
 
-HEALTH_URL = re.compile(r"https?://(?:localhost|127\.0\.0\.1)(?::(\d+))?(/[^\s\"']*)?")
+HEALTH_URL = re.compile(r"(https?)://(?:localhost|127\.0\.0\.1|\[::1\])(?::([^/\s\"']*))?(/[^\s\"']*)?")
 METRICS_READY = re.compile(r"--metrics[= ](?:localhost|127\.0\.0\.1|0\.0\.0\.0)?:(\d+)\b.*\bready\b")
 
 
@@ -234,7 +235,12 @@ def health_urls(healthcheck: dict[str, Any] | None) -> list[dict[str, Any]]:
     or cloudflared's `--metrics ADDR:PORT ready`): verify asks the same over the stack's network."""
     test = (healthcheck or {}).get("test") or []
     text = " ".join(str(t) for t in test) if isinstance(test, list) else str(test)
-    found = [{"port": int(m.group(1) or 80), "path": m.group(2) or "/"} for m in HEALTH_URL.finditer(text)]
+    found = []
+    for match in HEALTH_URL.finditer(text):
+        scheme, port = match.group(1), match.group(2) or ("443" if match.group(1) == "https" else "80")
+        if port.isdigit():  # a port from a variable ($PORT) is not known here: no check is derived
+            found.append({"port": int(port), "path": match.group(3) or "/",
+                          **({"scheme": "https"} if scheme == "https" else {})})
     if not found and (ready := METRICS_READY.search(text)):
         found = [{"port": int(ready.group(1)), "path": "/ready"}]
     return found
@@ -253,7 +259,8 @@ def checks_part(services: dict[str, Any], compose: dict[str, Any], files: list[d
             key, _, rest = str(mount).partition(":")
             if key in compose["volumes"]:
                 mounts.append({"volume": compose["volumes"][key], "target": rest.split(":")[0]})
-        checks["services"][name] = {"healthcheck": bool(service.get("healthcheck")),
+        test = (service.get("healthcheck") or {}).get("test")
+        checks["services"][name] = {"healthcheck": bool(test) and test not in (["NONE"], "NONE"),
                                     "http": health_urls(service.get("healthcheck")), "mounts": mounts}
     checks["files"] = [{"path": f"{project_dir}/{f['path']}", "mode": f["mode"], "owner": str(inputs["project_owner"]),
                         "group": str(f["group"])} for f in files if f["private"]]
@@ -264,12 +271,16 @@ def checks_part(services: dict[str, Any], compose: dict[str, Any], files: list[d
     return checks
 
 
-def postgres_publication(postgres: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+def postgres_publication(postgres: dict[str, Any], inputs: dict[str, Any],
+                         compose_service: dict[str, Any] | None = None) -> dict[str, Any]:
     """The PostgreSQL service for later roles, with where its password is kept on the host."""
     if not postgres:
         return {}
     project_dir = str(inputs["project_dir"])
+    networks = list(service.get("networks") or []) if (service := compose_service) else []
     return {**{k: postgres[k] for k in ("service", "image", "user", "db", "volumes")},
+            # the network a helper container joins to reach it: the stack's main one when it is there
+            "network": str(inputs["network"]) if str(inputs["network"]) in networks or not networks else str(networks[0]),
             "password_file": f"{project_dir}/secrets/{postgres['password_secret']}" if postgres["password_secret"] else "",
             "env_file": f"{project_dir}/env/{postgres['service']}.env"}
 
@@ -370,11 +381,13 @@ def stack_plan(inputs: dict[str, Any]) -> dict[str, Any]:
         "reload_settings": dict(tuning.get("reload_settings") or {}) if postgres else {},
         "publication": {
             "project": str(inputs["project_name"]),
+            "deployed": bool(inputs["deploy"]),
             "project_dir": str(inputs["project_dir"]),
             "compose_files": compose_files,
             "network": str(inputs["network"]),
             "services": sorted(compose["base"]["services"]),
-            "postgres": postgres_publication(postgres, inputs),
+            "postgres": postgres_publication(postgres, inputs,
+                                             compose["base"]["services"].get(postgres.get("service", ""))),
             "volumes": compose["volumes"],
             "checks": checks_part(services, compose, files, inputs),
         },

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ansible_collections.antone.infra.plugins.plugin_utils.compose import COMPOSE_FILES
-from ansible_collections.antone.infra.plugins.plugin_utils.stack_plan import project_dir_problem, stack_plan
+from ansible_collections.antone.infra.plugins.plugin_utils.stack_plan import health_urls, project_dir_problem, stack_plan
 
 SERVICES: dict[str, Any] = {
     "postgres": {
@@ -275,3 +275,33 @@ def test_the_publication_says_where_the_database_password_is() -> None:
     assert postgres["password_file"] == "/opt/antone/secrets/postgres_password"
     assert postgres["env_file"] == "/opt/antone/env/postgres.env"
     assert plan(secrets_as_files=False)["publication"]["postgres"]["password_file"] == ""
+
+
+@pytest.mark.parametrize(("test", "urls"), [
+    (["CMD", "curl", "-f", "http://localhost:8080/api/health"], [{"port": 8080, "path": "/api/health"}]),
+    (["CMD", "wget", "-q", "--spider", "http://127.0.0.1/"], [{"port": 80, "path": "/"}]),
+    (["CMD", "curl", "-fk", "https://localhost/health"], [{"port": 443, "path": "/health", "scheme": "https"}]),
+    (["CMD", "curl", "-f", "http://[::1]:9000/minio/health/live"], [{"port": 9000, "path": "/minio/health/live"}]),
+    ("curl -f http://localhost:$$PORT/health", []),  # the port is a variable: nothing known to ask
+    (["CMD", "redis-cli", "ping"], []),
+    (["NONE"], []),
+])
+def test_health_urls_are_read_from_the_health_check(test: Any, urls: list[dict[str, Any]]) -> None:
+    assert health_urls({"test": test}) == urls
+
+
+def test_a_disabled_health_check_is_no_health_check() -> None:
+    services = copy.deepcopy(SERVICES)
+    services["backend-worker"]["healthcheck"] = {"test": ["NONE"]}
+    assert plan(services=services)["publication"]["checks"]["services"]["backend-worker"]["healthcheck"] is False
+
+
+def test_postgres_is_reached_on_a_network_it_joins() -> None:
+    services = copy.deepcopy(SERVICES)
+    services["postgres"]["networks"] = ["backend"]
+    services["backend-api"]["networks"] = ["default", "backend"]
+    services["backend-worker"]["networks"] = ["default", "backend"]
+    published = plan(services=services, networks={"backend": {}})["publication"]
+    assert published["postgres"]["network"] == "antone-backend"
+    assert plan()["publication"]["postgres"]["network"] == "antone-network"
+    assert plan(deploy=False)["publication"]["deployed"] is False
