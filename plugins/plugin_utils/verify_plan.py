@@ -28,6 +28,11 @@ PING_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
 PROTOCOLS = ("tcp", "udp")
 
 
+def truth(value: Any) -> bool:
+    """A boolean as Ansible reads one: a string 'false', 'no', 'off' or '0' is false."""
+    return str(value).strip().lower() in ("true", "yes", "on", "1", "y", "t") if isinstance(value, str) else bool(value)
+
+
 def whole(value: Any, least: int) -> int | None:
     try:
         number = None if isinstance(value, bool) else int(str(value).strip())
@@ -86,7 +91,8 @@ def expected_settings(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def http_checks(stack: dict[str, Any], extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The endpoints each service's health check asks for, then the inventory's own, without repeats."""
-    checks = [{"service": name, "port": int(url["port"]), "path": str(url["path"]), "expect": 200}
+    checks = [{"service": name, "port": int(url["port"]), "path": str(url["path"]), "expect": "success",
+               **({"scheme": url["scheme"]} if url.get("scheme") else {})}
               for name, service in sorted(stack["checks"]["services"].items()) for url in service["http"]]
     for check in extra:
         entry = {"service": str(check["service"]), "port": int(check["port"]), "path": str(check.get("path", "/")),
@@ -99,6 +105,7 @@ def http_checks(stack: dict[str, Any], extra: list[dict[str, Any]]) -> list[dict
 def allowed_listeners(inputs: dict[str, Any], stack: dict[str, Any]) -> list[dict[str, Any]]:
     base = inputs["base"] or {}
     ports = [{"port": int(p), "proto": "tcp"} for p in base.get("ssh_ports") or [22]]
+    ports += [{"port": int(p["port"]), "proto": str(p.get("proto", "tcp"))} for p in base.get("public_ports") or []]
     ports += [{"port": int(p["port"]), "proto": str(p.get("proto", "tcp"))} for p in stack["checks"]["public_ports"]]
     ports += [{"port": int(p["port"]), "proto": str(p.get("proto", "tcp"))} for p in inputs["allowed_ports"]]
     return sorted({(p["proto"], p["port"]): p for p in ports}.values(), key=lambda p: (p["proto"], p["port"]))
@@ -116,6 +123,9 @@ def verify_plan(inputs: dict[str, Any]) -> dict[str, Any]:
         problems.append("the fact `stack` is missing: run the stack role (or its publish step) before verify")
         return {"problems": problems + setting_problems(inputs)}
     problems += setting_problems(inputs)
+    if not stack.get("deployed", True):
+        return {"problems": problems, "skip": "the stack role only wrote the project files (stack_deploy: false): "
+                "there is nothing running to verify"} if not problems else {"problems": problems}
     problems += http_check_problems(inputs["http_checks"], stack["checks"]["services"])
     tuning = inputs["postgres_tuning"] or {}
     settings = tuning.get("settings") or {}
@@ -137,6 +147,7 @@ def verify_plan(inputs: dict[str, Any]) -> dict[str, Any]:
         "http": http_checks(stack, inputs["http_checks"]),
         "postgres": {
             **{k: postgres[k] for k in ("service", "image", "user", "db", "password_file", "env_file")},
+            "network": str(postgres.get("network") or stack["network"]),
             "settings": expected_settings(settings),
         } if postgres else {},
         "volumes": dict(sorted(stack["volumes"].items())),
@@ -147,5 +158,5 @@ def verify_plan(inputs: dict[str, Any]) -> dict[str, Any]:
         "listeners": {"allowed": allowed_listeners(inputs, stack)},
         "healthchecks_url": str(inputs["healthchecks_url"] or ""),
     }
-    return {"problems": [], "config": config, "timer": {"enabled": bool(inputs["timer"]),
+    return {"problems": [], "skip": "", "config": config, "timer": {"enabled": truth(inputs["timer"]),
                                                          "interval": str(inputs["timer_interval"])}}

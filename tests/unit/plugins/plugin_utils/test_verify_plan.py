@@ -37,12 +37,15 @@ def test_a_stack_of_other_services_gets_its_checks_from_its_own_data() -> None:
     config = plan()["config"]
     assert config["services"]["db"] == {"healthcheck": True, "mounts": [
         {"volume": "gis_db_data", "target": "/var/lib/postgresql/data"}]}
-    assert config["http"] == [{"service": "web", "port": 80, "path": "/healthz", "expect": 200}]
+    assert config["http"] == [{"service": "web", "port": 80, "path": "/healthz", "expect": "success"}]
+    assert config["postgres"]["network"] == "antone-network"  # the inventory names no network of its own
     assert config["postgres"]["service"] == "db"
     assert config["postgres"]["password_file"] == "/opt/gis/secrets/pw"
     assert config["volumes"] == {"db_data": "gis_db_data"}
     assert config["listeners"]["allowed"] == [{"port": 22, "proto": "tcp"}, {"port": 80, "proto": "tcp"},
                                               {"port": 2222, "proto": "tcp"}]
+    wireguard = plan(base={"ssh_ports": [22], "public_ports": [{"port": 51820, "proto": "udp"}]})["config"]
+    assert {"port": 51820, "proto": "udp"} in wireguard["listeners"]["allowed"]
     assert sorted(f["path"] for f in config["files"]) == ["/opt/gis/env/cache.env", "/opt/gis/env/db.env",
                                                     "/opt/gis/env/web.env", "/opt/gis/secrets/pw"]
 
@@ -98,3 +101,15 @@ def test_the_healthchecks_url_is_not_in_any_problem() -> None:
 def test_the_timer() -> None:
     assert plan()["timer"] == {"enabled": True, "interval": "15min"}
     assert plan(timer=False, timer_interval="1h")["timer"] == {"enabled": False, "interval": "1h"}
+    assert plan(timer="false")["timer"]["enabled"] is False  # -e verify_timer=false
+
+
+def test_a_stack_that_was_only_rendered_is_not_verified() -> None:
+    rendered = {**copy.deepcopy(STACK), "deployed": False}
+    result = plan(stack=rendered)
+    assert result["problems"] == [] and "stack_deploy: false" in result["skip"] and "config" not in result
+
+
+def test_the_inventory_checks_replace_derived_ones_by_service_port_and_path() -> None:
+    extra = [{"service": "web", "port": 80, "path": "/healthz", "expect": 204}]
+    assert plan(http_checks=extra)["config"]["http"] == [{"service": "web", "port": 80, "path": "/healthz", "expect": 204}]
