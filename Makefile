@@ -47,7 +47,7 @@ molecule: testbed  ## Every Molecule scenario, two at a time, longest first (or 
 test: lint unit integration molecule  ## Everything CI runs: lint, unit and integration tests, every Molecule scenario
 
 sandbox: testbed  ## Run site.yml against a local sandbox host (a systemd container), with fake Cloudflare, B2 and healthchecks.io
-	$(BIN)/ansible-playbook testbed/sandbox.yml
+	$(BIN)/ansible-playbook -i inventories/sandbox testbed/sandbox.yml
 	$(BIN)/ansible-playbook -i inventories/sandbox site.yml
 
 sandbox-destroy: setup  ## Remove the sandbox host and stop the fake Cloudflare API it used
