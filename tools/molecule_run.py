@@ -5,7 +5,8 @@ budget (molecule/budgets.yml).
     python3 tools/molecule_run.py [--jobs 2] [SCENARIO ...]
 
 Each scenario's output goes to .cache/molecule/<scenario>.log; a failed scenario's log is printed
-whole when it ends, a passed one's last lines. Scenarios never share a test host, a network or a
+whole when it ends, a passed one's last lines, and the run ends with each failure's digest (the
+failed tasks and their messages), so that the last lines of a CI log say what went wrong. Scenarios never share a test host, a network or a
 fake's port, so two can run at once; on two cores the engine and Ansible keep both busy while the
 other waits for containers. Exit status 1 when a scenario failed. Over budget is a warning: the
 README's scenario table and the budgets file are where a new figure is argued.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -28,6 +30,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = ROOT / ".cache" / "molecule"
 PASSED_TAIL = 15
+DIGEST_LINES = 20  # CI shows about the last 25 lines of a run
+WIDTH = 240
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+BOX = re.compile(r"^\s*[\u2502\u2514\u250c\u251c]\s?")
+FAILURE = re.compile(r"fatal:|FAILED!|failed: \[|ERROR|Error:|CRITICAL|Traceback|\bfailed=[1-9]")
 PRINT = threading.Lock()
 
 
@@ -61,6 +68,23 @@ def summary(results: list[Result], wall: float) -> str:
     lines.append(f"{passed} passed, {len(results) - passed} failed; {sum(r.seconds for r in results):.0f} s of "
                  f"scenarios in {wall:.0f} s")
     return "\n".join(lines)
+
+
+def digest(lines: list[str], limit: int = DIGEST_LINES) -> list[str]:
+    """The lines that say why a scenario failed: each failure line with the task header before it
+    and the message lines after it, without colour codes, at most `limit` lines (the last ones)."""
+    plain = [BOX.sub("", ANSI.sub("", line)).rstrip() for line in lines]
+    keep: set[int] = set()
+    task = -1
+    for index, line in enumerate(plain):
+        if "TASK [" in line or "\u279c" in line:
+            task = index
+        if FAILURE.search(line):
+            if task >= 0:
+                keep.add(task)
+            keep.update(range(index, min(index + 6, len(plain))))
+    picked = [plain[i][:WIDTH] for i in sorted(keep) if plain[i].strip()]
+    return picked[-limit:]
 
 
 def say(text: str) -> None:
@@ -101,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(lambda name: run(name, budgets.get(name, 0), molecule), names))
     say("molecule:\n" + summary(results, time.monotonic() - start))
+    for result in results:
+        if not result.passed:
+            lines = (LOGS / f"{result.scenario}.log").read_text(errors="replace").splitlines()
+            say("\n".join([f"=== why {result.scenario} failed (the end of it; all in .cache/molecule/{result.scenario}.log)",
+                            *digest(lines)]))
     return 0 if all(r.passed for r in results) else 1
 
 

@@ -57,12 +57,16 @@ _value:
     compose_files: {description: The compose files production runs, in order., type: list}
     compose_args: {description: "The same as docker compose options: -f file ...", type: list}
     directories: {description: "Folders of the project: path (relative), mode.", type: list}
-    private_dirs: {description: Folders whose unplanned files are removed., type: list}
     files:
       description: >-
         Every file: path, mode, group, content or src, private (holds a secret value), services (whose
         containers its change reaches) and restart (true when the role restarts them itself).
       type: list
+    writes:
+      description: >-
+        The arguments of the antone.infra.files call that writes the project (root, directories, files,
+        prune): owners added, private files as private_content, env/ and secrets/ pruned.
+      type: dict
     volumes: {description: State volume key -> Docker volume name., type: dict}
     postgres:
       description: "The PostgreSQL service: service, container, image, user, db, volumes, password_secret; or empty."

@@ -332,6 +332,23 @@ def directories_plan(files: list[dict[str, Any]]) -> list[dict[str, str]]:
             + [{"path": d, "mode": "0755"} for d in parents])
 
 
+def writes_plan(inputs: dict[str, Any], files: list[dict[str, Any]],
+                directories: list[dict[str, str]]) -> dict[str, Any]:
+    """The arguments of the one antone.infra.files call that writes the project: every folder and file
+    with its owner, private files as private_content (never shown), env/ and secrets/ pruned."""
+    owner, group = str(inputs["project_owner"]), str(inputs["project_group"])
+    content_key = {True: "private_content", False: "content"}
+    return {
+        "root": str(inputs["project_dir"]),
+        "directories": [{"path": d["path"] or ".", "mode": d["mode"], "owner": owner, "group": group}
+                        for d in directories],
+        "files": [{"path": f["path"], "mode": f["mode"], "owner": owner, "group": f["group"],
+                   **({content_key[bool(f["private"])]: f["content"]} if "content" in f else {"src": f["src"]})}
+                  for f in files],
+        "prune": list(PRIVATE_DIRS),
+    }
+
+
 def stack_plan(inputs: dict[str, Any]) -> dict[str, Any]:
     """Everything the stack role checks and writes, from its variables."""
     if not isinstance(inputs, dict):
@@ -368,13 +385,14 @@ def stack_plan(inputs: dict[str, Any]) -> dict[str, Any]:
     postgres = postgres_part(services, inputs)
     files = files_plan(inputs, compose, postgres)
     compose_files = [COMPOSE_FILES[d] for d in PRODUCTION]
+    directories = directories_plan(files)
     return {
         "problems": [],
         "compose_files": compose_files,
         "compose_args": [arg for name in compose_files for arg in ("-f", name)],
-        "directories": directories_plan(files),
-        "private_dirs": list(PRIVATE_DIRS),
+        "directories": directories,
         "files": files,
+        "writes": writes_plan(inputs, files, directories),
         "volumes": compose["volumes"],
         "postgres": postgres,
         "tuned": bool(tuning),

@@ -10,6 +10,8 @@ the volumes and their mount points from the compose data, the files from the sta
 
 from __future__ import annotations
 
+import json
+import posixpath
 import re
 from typing import Any
 
@@ -21,6 +23,8 @@ DEFAULTS: dict[str, Any] = {
     "stack": None, "postgres_tuning": {}, "backup": {}, "base": {}, "restart_limit": 3, "backup_margin_hours": 6,
     "allowed_ports": [], "http_checks": [], "healthchecks_url": "", "timer": True, "timer_interval": "15min",
     "wait_timeout": 300, "http_timeout": 10,
+    # Where the role installs things (its vars, not the user's).
+    "command_path": "/usr/local/sbin/antone-verify", "config_path": "/etc/antone/verify.json",
 }
 SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_.]*$")
 TIME_SPAN = re.compile(r"^[0-9]+ ?(s|sec|min|m|h|hr|d)$")
@@ -158,5 +162,35 @@ def verify_plan(inputs: dict[str, Any]) -> dict[str, Any]:
         "listeners": {"allowed": allowed_listeners(inputs, stack)},
         "healthchecks_url": str(inputs["healthchecks_url"] or ""),
     }
-    return {"problems": [], "skip": "", "config": config, "timer": {"enabled": truth(inputs["timer"]),
-                                                         "interval": str(inputs["timer_interval"])}}
+    timer = {"enabled": truth(inputs["timer"]), "interval": str(inputs["timer_interval"])}
+    return {"problems": [], "skip": "", "config": config, "timer": timer,
+            "writes": writes_plan(config, timer, str(inputs["command_path"]), str(inputs["config_path"]))}
+
+
+def unit_texts(project: str, command: str, interval: str) -> dict[str, str]:
+    """antone-verify.service (one run, pinging healthchecks.io) and antone-verify.timer."""
+    return {
+        "service": (f"[Unit]\nDescription=Check the {project} stack end to end (antone-verify)\n"
+                    "After=docker.service\nWants=docker.service\n\n"
+                    f"[Service]\nType=oneshot\nSyslogIdentifier=antone-verify\nExecStart={command} --ping\n"),
+        "timer": (f"[Unit]\nDescription=Check the {project} stack every {interval}\n\n"
+                  f"[Timer]\nOnBootSec=10min\nOnUnitActiveSec={interval}\nAccuracySec=30s\n\n"
+                  "[Install]\nWantedBy=timers.target\n"),
+    }
+
+
+def writes_plan(config: dict[str, Any], timer: dict[str, Any], command: str, config_path: str) -> dict[str, Any]:
+    """The arguments of the one antone.infra.files call that installs antone-verify: the command, its
+    configuration (private when it names a healthchecks.io URL) and the timer's units."""
+    root = {"owner": "root", "group": "root"}
+    text = json.dumps(config, indent=4, sort_keys=True, separators=(",", ": ")) + "\n"
+    content_key = "private_content" if config["healthchecks_url"] else "content"
+    units = unit_texts(str(config["project"]), command, str(timer["interval"]))
+    return {
+        "directories": [{"path": posixpath.dirname(config_path), "mode": "0755", **root}],
+        "files": [{"path": command, "src": "antone_verify.py", "mode": "0755", **root},
+                  {"path": config_path, content_key: text, "mode": "0600", **root},
+                  *({"path": f"/etc/systemd/system/antone-verify.{kind}", "content": units[kind], "mode": "0644", **root}
+                    for kind in ("service", "timer"))],
+        "units": [f"/etc/systemd/system/antone-verify.{kind}" for kind in ("service", "timer")],
+    }

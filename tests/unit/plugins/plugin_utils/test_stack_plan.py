@@ -305,3 +305,19 @@ def test_postgres_is_reached_on_a_network_it_joins() -> None:
     assert published["postgres"]["network"] == "antone-backend"
     assert plan()["publication"]["postgres"]["network"] == "antone-network"
     assert plan(deploy=False)["publication"]["deployed"] is False
+
+
+def test_the_one_write_call_hides_every_private_file_and_prunes_env_and_secrets() -> None:
+    result = plan(project_owner="deploy", project_group="deploy")
+    writes = result["writes"]
+    assert writes["root"] == "/opt/antone" and writes["prune"] == ["env", "secrets"]
+    assert [d["path"] for d in writes["directories"]][:3] == [".", "env", "secrets"]
+    assert all(d["owner"] == "deploy" for d in writes["directories"] + writes["files"])
+    entries = {f["path"]: f for f in writes["files"]}
+    assert [f["path"] for f in writes["files"]] == [f["path"] for f in result["files"]]
+    for item in result["files"]:
+        entry = entries[item["path"]]
+        key = "private_content" if item["private"] else ("content" if "content" in item else "src")
+        assert set(entry) == {"path", "mode", "owner", "group", key}, item["path"]
+    assert not [v for v in SECRETS.values() for f in writes["files"] if v in f.get("content", "")]
+    assert entries["dev-ctl.sh"]["src"] == "dev-ctl.sh" and entries["secrets/cloudflare_tunnel_token"]["group"] == "65532"

@@ -113,3 +113,21 @@ def test_a_stack_that_was_only_rendered_is_not_verified() -> None:
 def test_the_inventory_checks_replace_derived_ones_by_service_port_and_path() -> None:
     extra = [{"service": "web", "port": 80, "path": "/healthz", "expect": 204}]
     assert plan(http_checks=extra)["config"]["http"] == [{"service": "web", "port": 80, "path": "/healthz", "expect": 204}]
+
+
+def test_the_install_writes_the_command_its_config_and_the_units_in_one_call() -> None:
+    writes = plan()["writes"]
+    paths = [f["path"] for f in writes["files"]]
+    assert paths == ["/usr/local/sbin/antone-verify", "/etc/antone/verify.json",
+                     "/etc/systemd/system/antone-verify.service", "/etc/systemd/system/antone-verify.timer"]
+    assert writes["files"][0]["src"] == "antone_verify.py" and writes["files"][1]["mode"] == "0600"
+    assert "ExecStart=/usr/local/sbin/antone-verify --ping" in writes["files"][2]["content"]
+    assert "OnUnitActiveSec=15min" in writes["files"][3]["content"]
+    assert writes["units"] == paths[2:] and writes["directories"][0]["path"] == "/etc/antone"
+
+
+def test_the_config_is_private_only_when_it_names_a_healthchecks_url() -> None:
+    shown = plan()["writes"]["files"][1]
+    hidden = plan(healthchecks_url="https://hc-ping.com/0123-secret")["writes"]["files"][1]
+    assert "content" in shown and "private_content" not in shown
+    assert "content" not in hidden and "0123-secret" in hidden["private_content"]

@@ -1,0 +1,375 @@
+"""The antone.infra.files module: a role's files and folders written in one call.
+
+A role that writes many small files (env files, secrets, units, configuration) pays one module run per
+file with ansible.builtin.copy in a loop; on a re-run that changes nothing that cost is most of the run.
+This module takes them all at once, compares each with what is on disk and writes only what differs,
+atomically. The pure functions (parse_mode, differences, stale, diff_items) hold the decisions; main()
+only reads, writes and reports.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shlex
+import stat
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+DOCUMENTATION = r"""
+module: files
+name: files
+author: antone.infra developers
+version_added: "0.2.0"
+short_description: Write a role's files and folders in one call, with check mode and diff
+description:
+  - Creates the folders in O(directories), then writes each file in O(files) whose content, mode,
+    owner or group differs from what is on the host, through a temporary file in the same folder
+    that replaces the old one at once. A file whose O(files[].validate) command fails is not written
+    and the task fails with the command's output.
+  - O(prune) names folders in which every regular file that O(files) does not list is removed (the
+    env files of a service that is gone, for example). Subfolders are left alone.
+  - A file's content comes from O(files[].content), shown in C(--diff), or from
+    O(files[].private_content), never shown nor logged (a secret, or a file that holds one). With the
+    action plugin, O(files[].src) reads the content from the role's C(files/) folder.
+  - Check mode reports what a real run would change, with the same diff, and writes nothing.
+options:
+  root:
+    description: A folder that relative O(directories), O(files) and O(prune) paths are taken from.
+    type: path
+  directories:
+    description: Folders to create (parents first) or correct.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {description: The folder., type: str, required: true}
+      mode: {description: Its mode as an octal string (C("0750")); left alone when omitted., type: str}
+      owner: {description: Its owner (a name or a numeric id); left alone when omitted., type: str}
+      group: {description: Its group (a name or a numeric id); left alone when omitted., type: str}
+  files:
+    description: Files to write. Their folders must exist or be listed in O(directories).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {description: The file., type: str, required: true}
+      content: {description: Its content, shown in C(--diff)., type: str}
+      private_content:
+        description: Its content, never shown in output or diff. Exactly one of this and O(files[].content).
+        type: str
+      mode: {description: Its mode as an octal string (C("0640")); C(0644) for a new file when omitted., type: str}
+      owner: {description: Its owner (a name or a numeric id); the module's user for a new file when omitted., type: str}
+      group: {description: Its group (a name or a numeric id); the user's group for a new file when omitted., type: str}
+      validate:
+        description:
+          - A command run on the new content before it replaces the file; C(%s) stands for the
+            temporary file's path (C(/usr/sbin/sshd -t -f %s)). Run without a shell.
+        type: str
+  prune:
+    description: Folders in which regular files that O(files) does not list are removed.
+    type: list
+    elements: str
+    default: []
+  absent:
+    description: Files to remove when they exist (a drop-in of a feature that was turned off).
+    type: list
+    elements: str
+    default: []
+notes:
+  - Supports check mode and diff. Diff shows the content of O(files[].content) files and every change
+    of mode, owner or group; a private file's content change shows as C(content hidden).
+  - Content is text (UTF-8). Files above 256 KiB show no content diff.
+"""
+
+EXAMPLES = r"""
+- name: Write the stack's project files
+  antone.infra.files:
+    root: /opt/antone
+    directories:
+      - {path: ., mode: "0750", owner: deploy, group: deploy}
+      - {path: env, mode: "0700", owner: deploy, group: deploy}
+    files:
+      - {path: compose.yaml, content: "{{ compose_text }}", mode: "0640", owner: deploy, group: deploy}
+      - {path: env/backend-api.env, private_content: "{{ api_env }}", mode: "0600", owner: deploy, group: deploy}
+    prune: [env]
+  register: project_files
+
+- name: Restart the API when its env file changed
+  ansible.builtin.debug:
+    msg: restart
+  when: "'env/backend-api.env' in project_files.changed_paths"
+"""
+
+RETURN = r"""
+changed_paths:
+  description: The O(files) paths (as given) that were written or corrected, or would be in check mode.
+  returned: always
+  type: list
+  elements: str
+  sample: [compose.yaml, env/backend-api.env]
+files:
+  description: Every file of O(files), with what differed (C(created), C(content), C(mode), C(owner), C(group)).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{path: compose.yaml, changed: true, reasons: [content]}]
+directories:
+  description: The O(directories) paths that were created or corrected.
+  returned: always
+  type: list
+  elements: str
+removed:
+  description: The full paths of the files O(prune) and O(absent) removed (or would remove).
+  returned: always
+  type: list
+  elements: str
+"""
+
+DIFF_LIMIT = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Present:
+    """What is on disk at a path (content None when it is not a readable regular file)."""
+    content: bytes | None
+    mode: int
+    uid: int
+    gid: int
+
+
+def parse_mode(value: str | None) -> int | None:
+    """'0640' or '640' -> 0o640; None stays None. Symbolic modes are refused."""
+    if value in (None, ""):
+        return None
+    text = str(value)
+    if not text.isdigit() or any(c not in "01234567" for c in text) or int(text, 8) > 0o7777:
+        raise ValueError(f"mode {text!r} is not an octal mode such as 0640")
+    return int(text, 8)
+
+
+def differences(present: Present | None, content: bytes | None, mode: int | None, uid: int | None,
+                gid: int | None) -> list[str]:
+    """What differs between the disk and the wish; ['created'] for a missing file."""
+    if present is None:
+        return ["created"]
+    found = []
+    if content is not None and present.content != content:
+        found.append("content")
+    if mode is not None and stat.S_IMODE(present.mode) != mode:
+        found.append("mode")
+    if uid is not None and present.uid != uid:
+        found.append("owner")
+    if gid is not None and present.gid != gid:
+        found.append("group")
+    return found
+
+
+def stale(existing: list[str], wanted: list[str]) -> list[str]:
+    """The existing paths that are not wanted, sorted."""
+    keep = set(wanted)
+    return sorted(p for p in existing if p not in keep)
+
+
+def attributes_text(mode: int | None, owner: str | None, group: str | None) -> str:
+    return f"mode {mode:04o}, owner {owner}, group {group}\n" if mode is not None else f"owner {owner}, group {group}\n"
+
+
+def diff_items(path: str, reasons: list[str], private: bool, before: bytes | None, after: bytes,
+               before_attrs: str, after_attrs: str) -> list[dict[str, str]]:
+    """The --diff entries of one changed file: its content (or 'content hidden' for a private file)
+    and its mode/owner/group when those change."""
+    items: list[dict[str, str]] = []
+    if "created" in reasons or "content" in reasons:
+        if private:
+            items.append({"before_header": path, "after_header": path,
+                          "before": "" if before is None else "(content hidden: private file)\n",
+                          "after": "(content hidden: private file, changed)\n"})
+        elif max(len(before or b""), len(after)) <= DIFF_LIMIT:
+            items.append({"before_header": path, "after_header": path,
+                          "before": (before or b"").decode("utf-8", "replace"),
+                          "after": after.decode("utf-8", "replace")})
+    if any(r in reasons for r in ("mode", "owner", "group")):
+        items.append({"before_header": f"{path} (attributes)", "after_header": f"{path} (attributes)",
+                      "before": before_attrs, "after": after_attrs})
+    return items
+
+
+def user_id(value: str | None) -> int | None:
+    if value in (None, ""):
+        return None
+    return int(value) if str(value).isdigit() else pwd.getpwnam(str(value)).pw_uid
+
+
+def group_id(value: str | None) -> int | None:
+    if value in (None, ""):
+        return None
+    return int(value) if str(value).isdigit() else grp.getgrnam(str(value)).gr_gid
+
+
+def name_of_user(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def name_of_group(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def read_present(path: str, want_content: bool) -> Present | None:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    content = None
+    if want_content and stat.S_ISREG(info.st_mode):
+        with open(path, "rb") as handle:
+            content = handle.read()
+    return Present(content, info.st_mode, info.st_uid, info.st_gid)
+
+
+def full(root: str | None, path: str) -> str:
+    return os.path.normpath(os.path.join(root, path)) if root else os.path.normpath(path)
+
+
+def write_atomically(path: str, content: bytes, mode: int, uid: int, gid: int, validate: str | None) -> None:
+    folder = os.path.dirname(path) or "."
+    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=folder)
+    try:
+        os.fchmod(handle, mode)
+        os.fchown(handle, uid, gid)
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+        if validate:
+            argv = [part.replace("%s", temporary) for part in shlex.split(validate)]
+            run = subprocess.run(argv, capture_output=True, text=True, check=False)
+            if run.returncode != 0:
+                raise RuntimeError(f"{path}: `{validate}` refused the new content "
+                                   f"(exit {run.returncode}): {(run.stderr or run.stdout).strip()}")
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def main() -> None:
+    entry = {"path": {"type": "str", "required": True}, "mode": {"type": "str"}, "owner": {"type": "str"},
+             "group": {"type": "str"}}
+    module = AnsibleModule(
+        argument_spec={
+            "root": {"type": "path"},
+            "directories": {"type": "list", "elements": "dict", "default": [], "options": dict(entry)},
+            "files": {"type": "list", "elements": "dict", "default": [],
+                      "options": {**entry, "content": {"type": "str"},
+                                  "private_content": {"type": "str", "no_log": True},
+                                  "validate": {"type": "str"}},
+                      "required_one_of": [("content", "private_content")],
+                      "mutually_exclusive": [("content", "private_content")]},
+            "prune": {"type": "list", "elements": "str", "default": []},
+            "absent": {"type": "list", "elements": "str", "default": []},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    root = params["root"]
+    check = module.check_mode
+    result: dict[str, Any] = {"changed": False, "changed_paths": [], "files": [], "directories": [], "removed": []}
+    diffs: list[dict[str, str]] = []
+
+    try:
+        wanted = {id(item): (parse_mode(item["mode"]), user_id(item["owner"]), group_id(item["group"]))
+                  for item in params["directories"] + params["files"]}
+    except (ValueError, KeyError) as error:
+        module.fail_json(msg=f"antone.infra.files: {error}; nothing was changed", **result)
+
+    try:
+        for item in params["directories"]:
+            path = full(root, item["path"])
+            mode, uid, gid = wanted[id(item)]
+            present = read_present(path, want_content=False)
+            if present is not None and not stat.S_ISDIR(present.mode):
+                module.fail_json(msg=f"{path} exists and is not a folder", **result)
+            reasons = differences(present, None, mode, uid, gid)
+            if not reasons:
+                continue
+            result["directories"].append(item["path"])
+            before = "" if present is None else attributes_text(stat.S_IMODE(present.mode),
+                                                                 name_of_user(present.uid), name_of_group(present.gid))
+            diffs.append({"before_header": f"{path}/", "after_header": f"{path}/", "before": before,
+                          "after": attributes_text(mode, item["owner"], item["group"])})
+            if not check:
+                if present is None:
+                    os.makedirs(path, mode=mode if mode is not None else 0o755, exist_ok=True)
+                if mode is not None:
+                    os.chmod(path, mode)
+                if uid is not None or gid is not None:
+                    os.chown(path, -1 if uid is None else uid, -1 if gid is None else gid)
+
+        for item in params["files"]:
+            path = full(root, item["path"])
+            private = item["private_content"] is not None
+            content = (item["private_content"] if private else item["content"]).encode("utf-8")
+            mode, uid, gid = wanted[id(item)]
+            present = read_present(path, want_content=True)
+            if present is not None and not stat.S_ISREG(present.mode):
+                module.fail_json(msg=f"{path} exists and is not a regular file", **result)
+            reasons = differences(present, content, mode, uid, gid)
+            result["files"].append({"path": item["path"], "changed": bool(reasons), "reasons": reasons})
+            if not reasons:
+                continue
+            result["changed_paths"].append(item["path"])
+            before_attrs = "" if present is None else attributes_text(
+                stat.S_IMODE(present.mode), name_of_user(present.uid), name_of_group(present.gid))
+            diffs.extend(diff_items(path, reasons, private, None if present is None else present.content, content,
+                                    before_attrs, attributes_text(mode, item["owner"], item["group"])))
+            if check:
+                continue
+            final_mode = mode if mode is not None else (stat.S_IMODE(present.mode) if present else 0o644)
+            final_uid = uid if uid is not None else (present.uid if present else os.geteuid())
+            final_gid = gid if gid is not None else (present.gid if present else os.getegid())
+            if set(reasons) <= {"mode", "owner", "group"}:
+                os.chmod(path, final_mode)
+                os.chown(path, final_uid, final_gid)
+            else:
+                write_atomically(path, content, final_mode, final_uid, final_gid, item["validate"])
+
+        listed = {full(root, f["path"]) for f in params["files"]}
+        unwanted = [full(root, p) for p in params["absent"] if os.path.lexists(full(root, p))]
+        for folder in params["prune"]:
+            directory = full(root, folder)
+            if not os.path.isdir(directory):
+                continue
+            existing = [os.path.join(directory, name) for name in os.listdir(directory)
+                        if os.path.isfile(os.path.join(directory, name))
+                        and not os.path.islink(os.path.join(directory, name))]
+            unwanted += stale(existing, sorted(listed))
+        for path in sorted(set(unwanted) - listed):
+            if os.path.isdir(path) and not os.path.islink(path):
+                module.fail_json(msg=f"antone.infra.files: {path} is a folder; absent removes files only", **result)
+            result["removed"].append(path)
+            diffs.append({"before_header": path, "after_header": path, "before": "(file present)\n",
+                          "after": "(removed)\n"})
+            if not check:
+                os.unlink(path)
+    except (ValueError, KeyError, OSError, RuntimeError) as error:
+        module.fail_json(msg=f"antone.infra.files: {error}", **result)
+
+    result["changed"] = bool(result["changed_paths"] or result["directories"] or result["removed"])
+    if module._diff and diffs:
+        result["diff"] = diffs
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
