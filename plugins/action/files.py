@@ -23,7 +23,7 @@ def with_content(item: dict[str, Any], read: Any) -> dict[str, Any]:
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("root", "directories", "files", "prune"))
+    _VALID_ARGS = frozenset(("root", "directories", "files", "prune", "absent"))
 
     def _read(self, src: str) -> str:
         path = self._find_needle("files", src)

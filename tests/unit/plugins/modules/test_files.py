@@ -154,3 +154,11 @@ def test_absent_removes_a_file_only_when_it_exists(tmp_path: Path) -> None:
     (tmp_path / "folder").mkdir()
     refused, _ = run({"absent": [str(tmp_path / "folder")]})
     assert refused["failed"] and "is a folder" in refused["msg"] and (tmp_path / "folder").is_dir()
+
+
+def test_the_action_accepts_exactly_the_module_options() -> None:
+    import yaml
+
+    from ansible_collections.antone.infra.plugins.action.files import ActionModule
+
+    assert ActionModule._VALID_ARGS == set(yaml.safe_load(F.DOCUMENTATION)["options"])
