@@ -98,8 +98,9 @@ def run(scenario: str, budget: int, molecule: str) -> Result:
     say(f"=== molecule test -s {scenario} (budget {budget or '?'} s; output in {log.relative_to(ROOT)})")
     start = time.monotonic()
     with log.open("w") as handle:
+        env = {"MOLECULE_GLOB": "molecule/*/molecule.yml", **os.environ}  # the scenarios stay in molecule/
         code = subprocess.run([molecule, "test", "-s", scenario], stdout=handle, stderr=subprocess.STDOUT,
-                              cwd=ROOT, check=False).returncode
+                              cwd=ROOT, env=env, check=False).returncode
     seconds = time.monotonic() - start
     text = log.read_text(errors="replace").splitlines()
     shown = text if code else text[-PASSED_TAIL:]
