@@ -34,9 +34,10 @@ $(COLLECTION_LINK):
 testbed: setup  ## A running Docker engine and the test images (rebuilt only when their recipe changed)
 	$(BIN)/python tools/testbed.py build
 
-lint: setup  ## ansible-lint (production profile) and yamllint
+lint: setup  ## ansible-lint (production profile), yamllint and the changelog fragments
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --profile production
+	$(BIN)/antsibull-changelog lint
 
 unit: setup  ## Python unit tests (plugins, role specs, dev-ctl.sh, the test bed tool)
 	$(BIN)/pytest tools tests/unit

@@ -9,7 +9,7 @@ whole when it ends, a passed one's last lines, and the run ends with each failur
 failed tasks and their messages), so that the last lines of a CI log say what went wrong. Scenarios never share a test host, a network or a
 fake's port, so two can run at once; on two cores the engine and Ansible keep both busy while the
 other waits for containers. Exit status 1 when a scenario failed. Over budget is a warning: the
-README's scenario table and the budgets file are where a new figure is argued.
+docs/development.md's scenario table and the budgets file are where a new figure is argued.
 """
 
 from __future__ import annotations

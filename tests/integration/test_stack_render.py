@@ -14,6 +14,8 @@ import json
 import os
 import re
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -43,7 +45,9 @@ TUNNEL_LOCAL_VARS = {
     "cloudflared_credentials": {"AccountTag": "acc0123", "TunnelID": "6ff42ae2-765d-4adf-8112-31c55c1551ef",
                                 "TunnelSecret": "dHVubmVsLXNlY3JldC12YWx1ZQ=="},
 }
-INVENTORIES = ["antone-default", "antone-tunnel-local", *sorted(p.name for p in EXAMPLES.iterdir() if (p / "group_vars").is_dir())]
+PRODUCTION = ROOT / "inventories" / "production" / "group_vars" / "antone"
+INVENTORIES = ["antone-default", "antone-tunnel-local", "production",
+               *sorted(p.name for p in EXAMPLES.iterdir() if (p / "group_vars").is_dir())]
 VARIABLE = re.compile(r"(?<!\$)\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -56,10 +60,35 @@ def inventory_vars(name: str) -> tuple[list[str], list[str]]:
     if name == "antone-tunnel-local":
         return ["-e", yaml.safe_dump(TUNNEL_LOCAL_VARS, default_flow_style=True, width=10000)], [
             *TUNNEL_LOCAL_VARS["stack_secrets"].values(), TUNNEL_LOCAL_VARS["cloudflared_credentials"]["TunnelSecret"]]
+    if name == "production":  # its API mode registers the tunnel at the Cloudflare stand-in
+        vault = PRODUCTION / "vault.yml.example"
+        secrets = [str(v) for v in yaml.safe_load(vault.read_text()).values() if len(str(v)) > 8]
+        return ["-e", f"@{PRODUCTION / 'main.yml'}", "-e", f"@{vault}", "-e", f"cloudflared_api_url={cloudflare_stand_in()}"], secrets
     group_vars = EXAMPLES / name / "group_vars" / "antone"
     vault = group_vars / "vault.yml.example"
     secrets = [str(v) for v in yaml.safe_load(vault.read_text()).values()]
     return ["-e", f"@{group_vars / 'stack.yml'}", "-e", f"@{vault}"], secrets
+
+
+def cloudflare_stand_in() -> str:
+    """tests/fakes/cloudflare_api.py for the production inventory's account, zone and vault token; it
+    exits by itself once idle."""
+    main = yaml.safe_load((PRODUCTION / "main.yml").read_text())
+    token = yaml.safe_load((PRODUCTION / "vault.yml.example").read_text())["vault_cloudflare_api_token"]
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    subprocess.Popen([sys.executable, str(ROOT / "tests" / "fakes" / "cloudflare_api.py"), "--port", str(port),
+                      "--token", token, "--account", main["cloudflared_account_id"], "--zone", main["cloudflared_zone"],
+                      "--idle-exit", "120"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(50):
+        with socket.socket() as client:
+            if client.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module", params=INVENTORIES)
