@@ -13,7 +13,7 @@ COLLECTION_LINK := .collections/ansible_collections/antone/infra
 # The Molecule scenarios to run (all by default): make molecule SCENARIOS="docker"
 SCENARIOS ?=
 
-.PHONY: help setup testbed lint unit integration molecule test sandbox sandbox-destroy build clean
+.PHONY: help setup testbed lint sanity unit integration molecule test sandbox sandbox-destroy build clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ lint: setup  ## ansible-lint (production profile), yamllint and the changelog fr
 	$(BIN)/ansible-lint --profile production
 	$(BIN)/antsibull-changelog lint
 
+sanity: setup  ## ansible-test sanity on the built and installed collection
+	$(BIN)/python tools/sanity.py
+
 unit: setup  ## Python unit tests (plugins, role specs, dev-ctl.sh, the test bed tool)
 	$(BIN)/pytest tools tests/unit
 
@@ -49,7 +52,7 @@ integration: testbed  ## Every inventory rendered and checked by `docker compose
 molecule: testbed  ## Every Molecule scenario, two at a time, longest first (or SCENARIOS="a b", MOLECULE_JOBS=1)
 	$(BIN)/python tools/molecule_run.py $(SCENARIOS)
 
-test: lint unit integration molecule  ## Everything CI runs: lint, unit and integration tests, every Molecule scenario
+test: lint sanity unit integration molecule  ## Everything CI runs: lint, sanity, unit and integration tests, every Molecule scenario
 
 sandbox: testbed  ## Run site.yml against a local sandbox host (a systemd container), with fake Cloudflare, B2 and healthchecks.io
 	$(BIN)/ansible-playbook -i inventories/sandbox testbed/sandbox.yml

@@ -7,27 +7,9 @@ envelope_errors, ...) hold the decisions; main() only fetches, compares and writ
 
 from __future__ import annotations
 
-import hashlib
-import json
-from typing import Any
-from urllib.parse import quote, urlencode
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import fetch_url
-
-from ansible_collections.antone.infra.plugins.module_utils.cloudflare_ingress import (
-    access_problems,
-    ingress_hostnames,
-    ingress_problems,
-    normalise_access,
-    normalise_ingress,
-    normalise_rule,
-)
-
 DOCUMENTATION = r"""
 module: cloudflare_tunnel
-name: cloudflare_tunnel
-author: antone.infra developers
+author: antone.infra developers (@antone)
 version_added: "0.1.0"
 short_description: A remotely managed Cloudflare Tunnel, its ingress rules and its DNS records
 description:
@@ -251,6 +233,24 @@ token_changed:
   type: bool
   returned: when O(known_token_sha256) is given and the tunnel exists
 """
+
+import hashlib
+import json
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import fetch_url
+
+from ansible_collections.antone.infra.plugins.module_utils.cloudflare_ingress import (
+    access_problems,
+    ingress_hostnames,
+    ingress_problems,
+    normalise_access,
+    normalise_ingress,
+    normalise_rule,
+)
+
 
 TUNNEL_DOMAIN = "cfargotunnel.com"
 ACCESS_POLICY = "allow listed emails"

@@ -9,22 +9,9 @@ only reads, writes and reports.
 
 from __future__ import annotations
 
-import grp
-import os
-import pwd
-import shlex
-import stat
-import subprocess
-import tempfile
-from dataclasses import dataclass
-from typing import Any
-
-from ansible.module_utils.basic import AnsibleModule
-
 DOCUMENTATION = r"""
 module: files
-name: files
-author: antone.infra developers
+author: antone.infra developers (@antone)
 version_added: "0.2.0"
 short_description: Write a role's files and folders in one call, with check mode and diff
 description:
@@ -36,7 +23,7 @@ description:
     env files of a service that is gone, for example). Subfolders are left alone.
   - A file's content comes from O(files[].content), shown in C(--diff), or from
     O(files[].private_content), never shown nor logged (a secret, or a file that holds one). With the
-    action plugin, O(files[].src) reads the content from the role's C(files/) folder.
+    action plugin, C(src) in a file's entry reads the content from the role's C(files/) folder.
   - Check mode reports what a real run would change, with the same diff, and writes nothing.
 options:
   root:
@@ -59,7 +46,9 @@ options:
     default: []
     suboptions:
       path: {description: The file., type: str, required: true}
-      content: {description: Its content, shown in C(--diff)., type: str}
+      content:
+        description: Its content, shown in C(--diff).
+        type: str
       private_content:
         description: Its content, never shown in output or diff. Exactly one of this and O(files[].content).
         type: str
@@ -130,6 +119,19 @@ removed:
   type: list
   elements: str
 """
+
+import grp
+import os
+import pwd
+import shlex
+import stat
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
 
 DIFF_LIMIT = 256 * 1024
 
@@ -304,8 +306,8 @@ def main() -> None:
             if not reasons:
                 continue
             result["directories"].append(item["path"])
-            before = "" if present is None else attributes_text(stat.S_IMODE(present.mode),
-                                                                 name_of_user(present.uid), name_of_group(present.gid))
+            before = "" if present is None else attributes_text(
+                stat.S_IMODE(present.mode), name_of_user(present.uid), name_of_group(present.gid))
             diffs.append({"before_header": f"{path}/", "after_header": f"{path}/", "before": before,
                           "after": attributes_text(mode, item["owner"], item["group"])})
             if not check:

@@ -41,7 +41,7 @@ def dpkg_packages(text: Any, wanted: Any = None) -> dict[str, Any]:
     packages = parse(text)
     missing = []
     for item in wanted:
-        name, _, version = item.partition("=")
+        name, _equals, version = item.partition("=")
         known = packages.get(name)
         if not known or not known["installed"] or (version and known["version"] != version):
             missing.append(item)

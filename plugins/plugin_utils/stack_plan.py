@@ -19,7 +19,6 @@ import yaml
 
 from ansible_collections.antone.infra.plugins.plugin_utils.compose import (
     COMPOSE_FILES,
-    DEVELOPMENT,
     PRODUCTION,
     compose_stack,
     enabled_services,
@@ -115,7 +114,7 @@ def parse_listeners(text: str) -> list[dict[str, Any]]:
         parts = line.split()
         if len(parts) < 5 or parts[0] not in ("tcp", "udp"):
             continue
-        address, _, port = parts[4].rpartition(":")
+        address, _colon, port = parts[4].rpartition(":")
         address = address.strip("[]").split("%")[0]
         if not port.isdigit():
             continue
@@ -220,7 +219,7 @@ def postgres_part(services: dict[str, Any], inputs: dict[str, Any]) -> dict[str,
         "image": str(spec.get("image", "")),
         "user": user,
         "db": str(env.get("POSTGRES_DB", user)),
-        "volumes": [str(v).split(":")[0] for v in spec.get("volumes") or []],
+        "volumes": [str(v).split(":", maxsplit=1)[0] for v in spec.get("volumes") or []],
         # PostgreSQL reads its password file only when it initialises: a change is rotated in the server.
         "password_secret": str((spec.get("secrets") or {}).get("POSTGRES_PASSWORD", "")) if as_files else "",
     }
@@ -256,7 +255,7 @@ def checks_part(services: dict[str, Any], compose: dict[str, Any], files: list[d
     for name, service in sorted(compose["base"]["services"].items()):
         mounts = []
         for mount in service.get("volumes") or []:
-            key, _, rest = str(mount).partition(":")
+            key, _colon, rest = str(mount).partition(":")
             if key in compose["volumes"]:
                 mounts.append({"volume": compose["volumes"][key], "target": rest.split(":")[0]})
         test = (service.get("healthcheck") or {}).get("test")

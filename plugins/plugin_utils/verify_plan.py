@@ -101,8 +101,8 @@ def http_checks(stack: dict[str, Any], extra: list[dict[str, Any]]) -> list[dict
     for check in extra:
         entry = {"service": str(check["service"]), "port": int(check["port"]), "path": str(check.get("path", "/")),
                  "expect": "answers" if str(check.get("expect", 200)) == "answers" else int(check.get("expect", 200))}
-        checks = [c for c in checks if (c["service"], c["port"], c["path"]) != (entry["service"], entry["port"],
-                                                                              entry["path"])] + [entry]
+        key = (entry["service"], entry["port"], entry["path"])
+        checks = [c for c in checks if (c["service"], c["port"], c["path"]) != key] + [entry]
     return checks
 
 

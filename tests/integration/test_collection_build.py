@@ -15,7 +15,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin"
-DEVELOPMENT = ("molecule/", "testbed/", "tests/", "tools/", "bench/", ".config/", ".ci/", ".github/",
+DEVELOPMENT = ("molecule/", "testbed/", "tests/unit/", "tests/integration/", "tests/fakes/", "tools/", "bench/", ".config/", ".ci/", ".github/",
                "Makefile", "ansible.cfg", "requirements.txt", "pytest.ini", "inventories/sandbox/",
                "changelogs/fragments/", ".yamllint", ".ansible-lint")
 AREA_TAGS = {"base", "time", "upgrades", "ssh", "users", "firewall", "journald", "docker", "tuning", "tunnel",
@@ -41,6 +41,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]
 def test_the_archive_has_a_license_and_no_development_file(installed: tuple[Path, list[str]]) -> None:
     _, names = installed
     assert "LICENSE" in names and "playbooks/site.yml" in names and "meta/runtime.yml" in names
+    assert "tests/sanity/ignore-2.19.txt" in names  # ansible-test sanity runs on the installed collection
     assert [n for n in names if n.startswith(DEVELOPMENT) or n in ("site.yml",) or "__pycache__" in n] == []
     assert not [n for n in names if Path(n).name.startswith("test_")]
 

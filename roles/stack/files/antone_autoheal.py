@@ -48,7 +48,7 @@ def parse_time(text: str) -> dt.datetime | None:
     """Docker's RFC 3339 time with nanoseconds -> an aware datetime (None when unreadable)."""
     if not text or text.startswith("0001-"):
         return None
-    head, _, rest = text.partition(".")
+    head, _dot, rest = text.partition(".")
     zone = rest[rest.find("Z"):] if "Z" in rest else rest[next((i for i, c in enumerate(rest) if c in "+-"), len(rest)):]
     fraction = rest[: len(rest) - len(zone)][:6] if rest else ""
     try:

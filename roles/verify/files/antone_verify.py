@@ -33,7 +33,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable
 
 DEFAULT_CONFIG = "/etc/antone/verify.json"
@@ -103,8 +103,8 @@ def service_rows(config: dict[str, Any], containers: list[dict[str, Any]], now: 
             continue
         problems = [p for c in found if (p := container_problem(c, expected, int(config["restart_limit"]), now))]
         if problems:
-            rows.append(row(check, FAIL, problems[0] + (f" (and {len(problems) - 1} more of its {len(found)} containers)"
-                                                         if len(problems) > 1 else ""), look))
+            more = f" (and {len(problems) - 1} more of its {len(found)} containers)" if len(problems) > 1 else ""
+            rows.append(row(check, FAIL, problems[0] + more, look))
         else:
             healthy = any(c.get("State", {}).get("Health") for c in found)
             rows.append(row(check, OK, ("running, healthy" if healthy else "running")
@@ -302,7 +302,7 @@ def parse_listeners(text: str) -> list[tuple[str, str, int, str]]:
         parts = line.split()
         if len(parts) < 5 or parts[0] not in ("tcp", "udp"):
             continue
-        address, _, port = parts[4].rpartition(":")
+        address, _colon, port = parts[4].rpartition(":")
         address = address.strip("[]").split("%")[0]
         if port.isdigit():
             process = re.search(r'\(\("([^"]+)"', " ".join(parts[5:]))
@@ -416,7 +416,7 @@ def postgres_password(pg: dict[str, Any]) -> str:
             return handle.read().rstrip("\n")
     with open(pg["env_file"], encoding="utf-8") as handle:
         for line in handle:
-            name, _, value = line.rstrip("\n").partition("=")
+            name, _equals, value = line.rstrip("\n").partition("=")
             if name == "POSTGRES_PASSWORD":
                 return value[1:-1] if value[:1] == value[-1:] == "'" and len(value) > 1 else value
     return ""
@@ -590,7 +590,7 @@ def ping(url: str, failed: bool, body: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="antone-verify", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="antone-verify", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--config", default=DEFAULT_CONFIG)
     parser.add_argument("--json", action="store_true", help="print the rows and the table as one JSON object")
     parser.add_argument("--ping", action="store_true", help="report to healthchecks.io when a URL is configured")
