@@ -8,6 +8,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+from datetime import timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -52,7 +53,7 @@ CONFIG: dict[str, Any] = {
 def container(service: str, status: str = "running", health: str = "healthy", restarts: int = 0,
               mounts: list[dict[str, str]] | None = None, exit_code: int = 0, started_ago: float = 86400.0,
               oneoff: bool = False) -> dict[str, Any]:
-    started = V.datetime.fromtimestamp(V.time.time() - started_ago, V.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f123Z")
+    started = V.datetime.fromtimestamp(V.time.time() - started_ago, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f123Z")
     state: dict[str, Any] = {"Status": status, "Restarting": status == "restarting", "ExitCode": exit_code,
                              "StartedAt": started}
     if health:
@@ -136,7 +137,7 @@ def test_cron_entries_need_their_job_line() -> None:
 
 
 def iso(seconds_ago: float) -> str:
-    return V.datetime.fromtimestamp(NOW - seconds_ago, V.timezone.utc).isoformat()
+    return V.datetime.fromtimestamp(NOW - seconds_ago, timezone.utc).isoformat()
 
 
 @pytest.mark.parametrize(("status", "result"), [
