@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import pytest
+from bench_loader import load  # tests/unit/bench/bench_loader.py
 
-RUN = Path(__file__).resolve().parents[3] / "bench" / "backup" / "run.py"
-spec = importlib.util.spec_from_file_location("bench_backup_run", RUN)
-assert spec and spec.loader
-bench = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = bench
-spec.loader.exec_module(bench)
+bench = load("backup")
 
 D = dt.date
 

@@ -3,18 +3,12 @@ the stack role, the benchmark's own inventory."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 from ansible_collections.antone.infra.plugins.plugin_utils.compose import stack_problems
+from bench_loader import load  # tests/unit/bench/bench_loader.py
 
-RUN = Path(__file__).resolve().parents[3] / "bench" / "converge" / "run.py"
-spec = importlib.util.spec_from_file_location("bench_converge_run", RUN)
-assert spec and spec.loader
-bench = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = bench
-spec.loader.exec_module(bench)
+bench = load("converge")
 
 
 def test_the_slowest_tasks_are_read_from_profile_tasks() -> None:

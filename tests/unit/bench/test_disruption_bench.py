@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from bench_loader import load  # tests/unit/bench/bench_loader.py
 
-RUN = Path(__file__).resolve().parents[3] / "bench" / "disruption" / "run.py"
-spec = importlib.util.spec_from_file_location("bench_disruption_run", RUN)
-assert spec and spec.loader
-bench = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = bench
-spec.loader.exec_module(bench)
+bench = load("disruption")
 
 
 def test_each_change_changes_one_thing_against_the_state_before() -> None:

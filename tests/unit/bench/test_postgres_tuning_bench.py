@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+from bench_loader import load  # tests/unit/bench/bench_loader.py
 
-RUN = Path(__file__).resolve().parents[3] / "bench" / "postgres_tuning" / "run.py"
-spec = importlib.util.spec_from_file_location("bench_postgres_tuning_run", RUN)
-assert spec and spec.loader
-bench = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = bench
-spec.loader.exec_module(bench)
+bench = load("postgres_tuning")
 
 WORKLOADS = ("sort", "hash_agg", "index", "pgbench_ro", "pgbench_rw")
 
