@@ -18,7 +18,7 @@ description:
   - Reads, in one module run, what a role needs to decide what to change, and changes nothing.
   - O(packages) are asked of dpkg in one C(dpkg-query) call; O(units) of systemd in one
     C(systemctl show) call; O(files) are stat()ed (with a SHA-1 of their content); O(read) files
-    are returned whole; the files of O(directories) are listed with their SHA-1s; O(sysctl) keys are read from C(/proc/sys); O(commands) run side by side.
+    are returned whole; O(compare) files are checked against a known SHA-1; O(sysctl) keys are read from C(/proc/sys); O(commands) run side by side.
   - Commands must only read. Their output is returned as it is, so do not list a command that prints
     a secret, nor a secret file in O(read); O(files) returns only a file's checksum.
 options:
@@ -37,11 +37,16 @@ options:
     type: list
     elements: path
     default: []
-  directories:
-    description: Folders whose regular files (not their subfolders) are listed with their SHA-1.
+  compare:
+    description:
+      - Files to compare with a SHA-1 the caller knows (a secret's, say), answered in RV(same) with true,
+        false, or null when the file does not exist. The checksums are never logged nor returned.
     type: list
-    elements: path
+    elements: dict
     default: []
+    suboptions:
+      path: {description: The file., type: path, required: true}
+      checksum: {description: The SHA-1 (hex) its content should have., type: str, required: true, no_log: true}
   read:
     description: Small text files to return whole (at most 1 MiB each); a missing file reads as null.
     type: list
@@ -98,11 +103,11 @@ files:
   returned: always
   type: dict
   sample: {/etc/docker/daemon.json: {exists: true, isdir: false, mode: "0644", owner: root, group: root, checksum: "..."}}
-directories:
-  description: For each O(directories) folder, its regular files' names and SHA-1s (empty when it does not exist).
+same:
+  description: For each O(compare) path, whether its content has the given SHA-1 (null when it does not exist).
   returned: always
   type: dict
-  sample: {/opt/antone/secrets: {postgres_password: "..."}}
+  sample: {/opt/antone/secrets/postgres_password: true}
 contents:
   description: Each O(read) file's text, or null when it does not exist.
   returned: always
@@ -191,14 +196,10 @@ def file_record(path: str) -> dict[str, Any]:
     return record
 
 
-def folder_checksums(path: str) -> dict[str, str]:
-    """The regular files directly in path, each with its SHA-1 (symbolic links are not followed)."""
-    try:
-        names = sorted(os.listdir(path))
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
-    records = {name: file_record(os.path.join(path, name)) for name in names}
-    return {name: record["checksum"] for name, record in records.items() if "checksum" in record}
+def same_content(path: str, checksum: str) -> bool | None:
+    """Whether path's content has the SHA-1 checksum; None when path is not a regular file."""
+    record = file_record(path)
+    return None if "checksum" not in record else record["checksum"] == checksum.lower()
 
 
 def read_text(path: str) -> str | None:
@@ -229,7 +230,9 @@ def main() -> None:
             "packages": {"type": "list", "elements": "str", "default": []},
             "units": {"type": "list", "elements": "str", "default": []},
             "files": {"type": "list", "elements": "path", "default": []},
-            "directories": {"type": "list", "elements": "path", "default": []},
+            "compare": {"type": "list", "elements": "dict", "default": [], "options": {
+                "path": {"type": "path", "required": True},
+                "checksum": {"type": "str", "required": True, "no_log": True}}},
             "read": {"type": "list", "elements": "path", "default": []},
             "sysctl": {"type": "list", "elements": "str", "default": []},
             "commands": {"type": "list", "elements": "dict", "default": [], "options": {
@@ -255,7 +258,7 @@ def main() -> None:
         dpkg=dpkg["stdout"],
         units=parse_units(units["stdout"], params["units"]),
         files={path: file_record(path) for path in params["files"]},
-        directories={path: folder_checksums(path) for path in params["directories"]},
+        same={item["path"]: same_content(item["path"], item["checksum"]) for item in params["compare"]},
         contents={path: read_text(path) for path in params["read"]},
         sysctl={key: read_sysctl(key) for key in params["sysctl"]},
         sysctl_writable=os.access("/proc/sys/vm/swappiness", os.W_OK),

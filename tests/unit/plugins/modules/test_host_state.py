@@ -62,7 +62,9 @@ def test_files_folders_contents_and_commands_in_one_run(tmp_path: Path) -> None:
     os.chmod(tmp_path / "record.json", 0o640)
     (tmp_path / "link").symlink_to(tmp_path / "record.json")
     result = run({"files": [str(tmp_path / "record.json"), str(tmp_path / "missing"), str(tmp_path / "link")],
-                  "directories": [str(tmp_path / "secrets"), str(tmp_path / "none")],
+                  "compare": [{"path": str(tmp_path / "secrets" / "pw"), "checksum": hashlib.sha1(b"hunter2").hexdigest()},
+                              {"path": str(tmp_path / "record.json"), "checksum": "0" * 40},
+                              {"path": str(tmp_path / "none"), "checksum": "0" * 40}],
                   "read": [str(tmp_path / "record.json"), str(tmp_path / "missing")],
                   "commands": [{"name": "echo", "argv": ["echo", "hello"]},
                                {"name": "here", "argv": ["pwd"], "chdir": str(tmp_path)},
@@ -75,10 +77,10 @@ def test_files_folders_contents_and_commands_in_one_run(tmp_path: Path) -> None:
     assert result["files"][str(tmp_path / "missing")] == {"exists": False}
     link = result["files"][str(tmp_path / "link")]
     assert link["islnk"] and link["lnk_source"] == str(tmp_path / "record.json") and "checksum" not in link
-    # a folder's regular files only, by name, with their checksums; no secret content is returned
-    assert result["directories"][str(tmp_path / "secrets")] == {"pw": hashlib.sha1(b"hunter2").hexdigest()}
-    assert result["directories"][str(tmp_path / "none")] == {}
-    assert "hunter2" not in json.dumps(result)
+    # a known checksum is compared, never returned: true, false, or null for a missing file
+    assert result["same"] == {str(tmp_path / "secrets" / "pw"): True, str(tmp_path / "record.json"): False,
+                              str(tmp_path / "none"): None}
+    assert "hunter2" not in json.dumps(result) and hashlib.sha1(b"hunter2").hexdigest() not in json.dumps(result)
     assert result["contents"] == {str(tmp_path / "record.json"): '{"a": 1}\n', str(tmp_path / "missing"): None}
     assert result["commands"]["echo"] == {"rc": 0, "stdout": "hello\n", "stderr": ""}
     assert result["commands"]["here"]["stdout"].strip() == str(tmp_path)
