@@ -46,7 +46,7 @@ options:
     default: []
     suboptions:
       path: {description: The file., type: path, required: true}
-      checksum: {description: The SHA-1 (hex) its content should have., type: str, required: true, no_log: true}
+      checksum: {description: The SHA-1 (hex) its content should have (never logged)., type: str, required: true}
   read:
     description: Small text files to return whole (at most 1 MiB each); a missing file reads as null.
     type: list
