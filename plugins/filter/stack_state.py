@@ -28,7 +28,8 @@ options:
     description: >-
       state (the host_state result), volumes (key -> Docker name), database_volumes (key -> name),
       postgres_service, archives (stack_image_archives), signatures (src -> local_file_signature),
-      database_record_file, archive_record_file, units (unit -> {enabled, active}).
+      database_record_file, archive_record_file, units (unit -> {enabled, active}), services,
+      services_record_file and plan_current.
     type: dict
     required: true
 """
@@ -55,7 +56,7 @@ _value:
     images: {description: The engine's images (name:tag)., type: list}
     archive_record: {description: What the host records after loading them., type: dict}
     unit_actions: {description: The units whose state differs from the wanted one., type: list}
-    containers: {description: The project's containers as docker ps lists them, labels parsed., type: list}
+    compose_current: {description: Whether compose up has nothing to do., type: bool}
 """
 
 

@@ -80,14 +80,15 @@ def parse_images(stdout: str) -> dict[str, str]:
 
 
 def compose_current(containers: list[dict[str, Any]], services: list[str], recorded: dict[str, Any],
-                    images: dict[str, str], plan: str = "") -> bool:
+                    images: dict[str, str], plan_current: bool = False) -> bool:
     """Whether `compose up` has nothing to do: each service has one container, running and healthy (or without
     a health check), created from the configuration the role last brought up (its config hash as recorded)
     and from the image its tag names now; no other container of the project runs (an orphan); and the
-    project's files were planned as they were for that `up` (recorded as a digest of the plan: a run that
-    wrote them and stopped before compose, or wrote them alone with --tags render, leaves it behind)."""
+    project's files were planned as they were for that `up` (plan_current: the host compared a digest of
+    the plan recorded then with this run's; a run that wrote the files and stopped before compose, or
+    wrote them alone with --tags render, leaves it behind)."""
     hashes = recorded.get("services") if isinstance(recorded.get("services"), dict) else {}
-    if not services or not hashes or not plan or recorded.get("plan") != plan:
+    if not services or not hashes or not plan_current:
         return False
     mine = [row for row in containers if row["Labels"].get("com.docker.compose.oneoff", "False") != "True"]
     by_service: dict[str, list[dict[str, Any]]] = {}
@@ -113,8 +114,8 @@ def stack_state(inputs: dict[str, Any]) -> dict[str, Any]:
     """inputs: state (the host_state result), volumes (the plan's key -> Docker name), database_volumes
     (key -> name), postgres_service, archives (stack_image_archives), signatures (src -> signature),
     database_record_file, archive_record_file, units (unit -> {enabled, active}), services (the planned services)
-    services_record_file (the config hashes of the last `compose up`, and the digest of its plan) and
-    plan_digest (this run's)."""
+    services_record_file (the config hashes of the last `compose up`) and plan_current (whether the
+    digest of the plan recorded at that `up` is this run's)."""
     if not isinstance(inputs, dict):
         raise TypeError(f"takes a mapping (state, volumes, database_volumes, ...), got {type(inputs).__name__}")
     state = inputs.get("state") or {}
@@ -155,12 +156,8 @@ def stack_state(inputs: dict[str, Any]) -> dict[str, Any]:
         "archive_record": archive_record(archives, signatures),
         "images": sorted(images),
         "unit_actions": unit_changes(state.get("units") or {}, inputs.get("units") or {}),
-        "containers": containers,
         # compose up has nothing to do, by the containers the preflight found and the record of the last up
         "compose_current": compose_current(containers, [str(s) for s in inputs.get("services") or []],
                                            record(str(inputs.get("services_record_file", ""))), image_ids,
-                                           str(inputs.get("plan_digest", ""))),
-        # each service's config hash now, for that record
-        "service_hashes": {row["Labels"].get("com.docker.compose.service", ""): row["Labels"].get("com.docker.compose.config-hash", "")
-                           for row in containers if row["Labels"].get("com.docker.compose.oneoff", "False") != "True"},
+                                           inputs.get("plan_current") in (True, "True", "true")),
     }

@@ -51,16 +51,15 @@ def test_a_changed_new_or_incomplete_archive_is_loaded(signatures: dict[str, str
 
 def test_compose_has_nothing_to_do_when_every_service_runs_as_the_last_up_left_it() -> None:
     rows = parsed(container("api"), container("postgres", image="pg:local", image_id="sha256:bb", status="Up 1 hour"))
-    assert compose_current(rows, ["api", "postgres"], {"plan": "p", "services": {"api": "h", "postgres": "h"}}, IMAGES, "p")
+    assert compose_current(rows, ["api", "postgres"], {"services": {"api": "h", "postgres": "h"}}, IMAGES, True)
 
 
-@pytest.mark.parametrize(("recorded", "plan"), [
-    ({"plan": "p", "services": {"api": "h"}}, "q"),   # the files were planned otherwise since the last up
-    ({"api": "h"}, "p"),                              # a record without a plan (an older one)
-    ({"plan": "p", "services": {"api": "h"}}, ""),
+@pytest.mark.parametrize(("recorded", "plan_current"), [
+    ({"services": {"api": "h"}}, False),   # the files were planned otherwise since the last up
+    ({"api": "h"}, True),                  # a record of an older shape
 ])
-def test_compose_runs_when_the_plan_differs_from_the_last_ups(recorded: dict[str, Any], plan: str) -> None:
-    assert not compose_current(parsed(container("api")), ["api"], recorded, IMAGES, plan)
+def test_compose_runs_when_the_plan_differs_from_the_last_ups(recorded: dict[str, Any], plan_current: bool) -> None:
+    assert not compose_current(parsed(container("api")), ["api"], recorded, IMAGES, plan_current)
 
 
 @pytest.mark.parametrize("rows", [
@@ -74,13 +73,13 @@ def test_compose_runs_when_the_plan_differs_from_the_last_ups(recorded: dict[str
     [],
 ])
 def test_compose_runs_when_a_service_is_not_as_the_last_up_left_it(rows: list[dict[str, Any]]) -> None:
-    assert not compose_current(parsed(*rows), ["api"], {"plan": "p", "services": {"api": "h"}}, IMAGES, "p")
+    assert not compose_current(parsed(*rows), ["api"], {"services": {"api": "h"}}, IMAGES, True)
 
 
 def test_compose_runs_without_a_record_and_ignores_one_off_containers() -> None:
     rows = parsed(container("api"), container("api", oneoff="True", status="Exited (0)", state="exited"))
-    assert not compose_current(rows, ["api"], {}, IMAGES, "p")
-    assert compose_current(rows, ["api"], {"plan": "p", "services": {"api": "h"}}, IMAGES, "p")
+    assert not compose_current(rows, ["api"], {}, IMAGES, True)
+    assert compose_current(rows, ["api"], {"services": {"api": "h"}}, IMAGES, True)
 
 
 def inputs(**overrides: Any) -> dict[str, Any]:
@@ -89,14 +88,14 @@ def inputs(**overrides: Any) -> dict[str, Any]:
                           "containers": {"rc": 0, "stdout": "".join(json.dumps(r) + "\n" for r in rows)},
                           "images": {"rc": 0, "stdout": "app:local sha256:aa\npg:local sha256:bb\n"}},
              "contents": {"/rec/db.json": json.dumps({"pg": {"name": "antone_pg", "created": "2026-11-26T10:00:00Z"}}),
-                          "/rec/archives.json": json.dumps(RECORD), "/rec/services.json": json.dumps({"plan": "p", "services": {"postgres": "h"}})},
+                          "/rec/archives.json": json.dumps(RECORD), "/rec/services.json": json.dumps({"services": {"postgres": "h"}})},
              "units": {"antone-stack-antone.service": {"load_state": "loaded", "unit_file_state": "enabled",
                                                        "active_state": "active"}}}
     return {"state": state, "volumes": {"pg": "antone_pg", "cache": "antone_cache"}, "database_volumes": {"pg": "antone_pg"},
             "postgres_service": "postgres", "archives": [ARCHIVE], "signatures": SIG,
             "database_record_file": "/rec/db.json", "archive_record_file": "/rec/archives.json",
             "units": {"antone-stack-antone.service": {"enabled": True}, "antone-autoheal-antone.timer": {"enabled": True}},
-            "services": ["postgres"], "services_record_file": "/rec/services.json", "plan_digest": "p", **overrides}
+            "services": ["postgres"], "services_record_file": "/rec/services.json", "plan_current": True, **overrides}
 
 
 def test_the_decisions_from_one_read() -> None:
@@ -106,7 +105,8 @@ def test_the_decisions_from_one_read() -> None:
     assert found["database_volumes_found"] and found["postgres_running"]
     assert found["archives_to_load"] == [] and found["archive_record"] == RECORD
     assert found["unit_actions"] == ["antone-autoheal-antone.timer"]
-    assert found["compose_current"] and found["service_hashes"] == {"postgres": "h"}
+    assert found["compose_current"]
+    assert not stack_state(inputs(plan_current=False))["compose_current"]
 
 
 def test_a_new_host_needs_everything() -> None:
