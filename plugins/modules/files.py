@@ -3,8 +3,8 @@
 A role that writes many small files (env files, secrets, units, configuration) pays one module run per
 file with ansible.builtin.copy in a loop; on a re-run that changes nothing that cost is most of the run.
 This module takes them all at once, compares each with what is on disk and writes only what differs,
-atomically. The pure functions (parse_mode, differences, stale, diff_items) hold the decisions; main()
-only reads, writes and reports.
+atomically. The decisions (what differs, what a prune removes) live in module_utils/files.py, shared with
+antone.infra.host_state's O(writes); diff_items() shapes the diff; main() only reads, writes and reports.
 """
 
 from __future__ import annotations
@@ -120,62 +120,20 @@ removed:
   elements: str
 """
 
-import grp
 import os
-import pwd
 import shlex
 import stat
 import subprocess
 import tempfile
-from dataclasses import dataclass
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.antone.infra.plugins.module_utils.files import (
+    differences, file_content, full, group_id, name_of_group, name_of_user, parse_mode, read_present, unwanted, user_id)
+
 
 DIFF_LIMIT = 256 * 1024
-
-
-@dataclass(frozen=True)
-class Present:
-    """What is on disk at a path (content None when it is not a readable regular file)."""
-    content: bytes | None
-    mode: int
-    uid: int
-    gid: int
-
-
-def parse_mode(value: str | None) -> int | None:
-    """'0640' or '640' -> 0o640; None stays None. Symbolic modes are refused."""
-    if value in (None, ""):
-        return None
-    text = str(value)
-    if not text.isdigit() or any(c not in "01234567" for c in text) or int(text, 8) > 0o7777:
-        raise ValueError(f"mode {text!r} is not an octal mode such as 0640")
-    return int(text, 8)
-
-
-def differences(present: Present | None, content: bytes | None, mode: int | None, uid: int | None,
-                gid: int | None) -> list[str]:
-    """What differs between the disk and the wish; ['created'] for a missing file."""
-    if present is None:
-        return ["created"]
-    found = []
-    if content is not None and present.content != content:
-        found.append("content")
-    if mode is not None and stat.S_IMODE(present.mode) != mode:
-        found.append("mode")
-    if uid is not None and present.uid != uid:
-        found.append("owner")
-    if gid is not None and present.gid != gid:
-        found.append("group")
-    return found
-
-
-def stale(existing: list[str], wanted: list[str]) -> list[str]:
-    """The existing paths that are not wanted, sorted."""
-    keep = set(wanted)
-    return sorted(p for p in existing if p not in keep)
 
 
 def attributes_text(mode: int | None, owner: str | None, group: str | None) -> str:
@@ -200,48 +158,6 @@ def diff_items(path: str, reasons: list[str], private: bool, before: bytes | Non
         items.append({"before_header": f"{path} (attributes)", "after_header": f"{path} (attributes)",
                       "before": before_attrs, "after": after_attrs})
     return items
-
-
-def user_id(value: str | None) -> int | None:
-    if value in (None, ""):
-        return None
-    return int(value) if str(value).isdigit() else pwd.getpwnam(str(value)).pw_uid
-
-
-def group_id(value: str | None) -> int | None:
-    if value in (None, ""):
-        return None
-    return int(value) if str(value).isdigit() else grp.getgrnam(str(value)).gr_gid
-
-
-def name_of_user(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
-def name_of_group(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
-
-
-def read_present(path: str, want_content: bool) -> Present | None:
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    content = None
-    if want_content and stat.S_ISREG(info.st_mode):
-        with open(path, "rb") as handle:
-            content = handle.read()
-    return Present(content, info.st_mode, info.st_uid, info.st_gid)
-
-
-def full(root: str | None, path: str) -> str:
-    return os.path.normpath(os.path.join(root, path)) if root else os.path.normpath(path)
 
 
 def write_atomically(path: str, content: bytes, mode: int, uid: int, gid: int, validate: str | None) -> None:
@@ -321,7 +237,7 @@ def main() -> None:
         for item in params["files"]:
             path = full(root, item["path"])
             private = item["private_content"] is not None
-            content = (item["private_content"] if private else item["content"]).encode("utf-8")
+            content = file_content(item)
             mode, uid, gid = wanted[id(item)]
             present = read_present(path, want_content=True)
             if present is not None and not stat.S_ISREG(present.mode):
@@ -346,17 +262,7 @@ def main() -> None:
             else:
                 write_atomically(path, content, final_mode, final_uid, final_gid, item["validate"])
 
-        listed = {full(root, f["path"]) for f in params["files"]}
-        unwanted = [full(root, p) for p in params["absent"] if os.path.lexists(full(root, p))]
-        for folder in params["prune"]:
-            directory = full(root, folder)
-            if not os.path.isdir(directory):
-                continue
-            existing = [os.path.join(directory, name) for name in os.listdir(directory)
-                        if os.path.isfile(os.path.join(directory, name))
-                        and not os.path.islink(os.path.join(directory, name))]
-            unwanted += stale(existing, sorted(listed))
-        for path in sorted(set(unwanted) - listed):
+        for path in unwanted(root, params["files"], params["prune"], params["absent"]):
             if os.path.isdir(path) and not os.path.islink(path):
                 module.fail_json(msg=f"antone.infra.files: {path} is a folder; absent removes files only", **result)
             result["removed"].append(path)

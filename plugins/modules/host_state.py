@@ -18,7 +18,8 @@ description:
   - Reads, in one module run, what a role needs to decide what to change, and changes nothing.
   - O(packages) are asked of dpkg in one C(dpkg-query) call; O(units) of systemd in one
     C(systemctl show) call; O(files) are stat()ed (with a SHA-1 of their content); O(read) files
-    are returned whole; O(compare) files are checked against a known SHA-1; O(sysctl) keys are read from C(/proc/sys); O(commands) run side by side.
+    are returned whole; O(compare) files are checked against a known SHA-1; O(writes) says which of a
+    write's paths differ; O(sysctl) keys are read from C(/proc/sys); O(commands) run side by side.
   - Commands must only read. Their output is returned as it is, so do not list a command that prints
     a secret, nor a secret file in O(read); O(files) returns only a file's checksum.
 options:
@@ -47,6 +48,48 @@ options:
     suboptions:
       path: {description: The file., type: path, required: true}
       checksum: {description: The SHA-1 (hex) its content should have (never logged)., type: str, required: true}
+  writes:
+    description:
+      - The options of an M(antone.infra.files) task; RV(pending) lists the paths that task would create,
+        correct or remove, so that a role runs it only then. As there, with the action plugin, C(src) in a
+        file's entry reads its content from the role's C(files/) folder.
+      - Decided by the same code as M(antone.infra.files); a private file's content is never logged.
+    type: dict
+    suboptions:
+      root: {description: As M(antone.infra.files)' O(antone.infra.files#module:root)., type: path}
+      directories:
+        description: As M(antone.infra.files)' O(antone.infra.files#module:directories).
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          path: {description: The folder., type: str, required: true}
+          mode: {description: Its mode (C("0750"))., type: str}
+          owner: {description: Its owner., type: str}
+          group: {description: Its group., type: str}
+      files:
+        description: As M(antone.infra.files)' O(antone.infra.files#module:files).
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          path: {description: The file., type: str, required: true}
+          content: {description: Its content., type: str}
+          private_content: {description: Its content (never logged)., type: str}
+          mode: {description: Its mode (C("0640"))., type: str}
+          owner: {description: Its owner., type: str}
+          group: {description: Its group., type: str}
+          validate: {description: Ignored (the write validates what it writes)., type: str}
+      prune:
+        description: As M(antone.infra.files)' O(antone.infra.files#module:prune).
+        type: list
+        elements: str
+        default: []
+      absent:
+        description: As M(antone.infra.files)' O(antone.infra.files#module:absent).
+        type: list
+        elements: str
+        default: []
   read:
     description: Small text files to return whole (at most 1 MiB each); a missing file reads as null.
     type: list
@@ -108,6 +151,14 @@ same:
   returned: always
   type: dict
   sample: {/opt/antone/secrets/postgres_password: true}
+pending:
+  description:
+    - The paths an M(antone.infra.files) task with O(writes) would create, correct or remove (folders and
+      files as given, removed files in full); empty when the host already has them all as asked.
+  returned: always
+  type: list
+  elements: str
+  sample: [compose.yaml, /opt/antone/env/old.env]
 contents:
   description: Each O(read) file's text, or null when it does not exist.
   returned: always
@@ -137,6 +188,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.antone.infra.plugins.module_utils.files import pending_writes
 
 DPKG_FORMAT = "${Package} ${Version} ${db:Status-Abbrev}\n"
 UNIT_PROPERTIES = {"Id": "id", "LoadState": "load_state", "ActiveState": "active_state", "SubState": "sub_state",
@@ -233,6 +286,17 @@ def main() -> None:
             "compare": {"type": "list", "elements": "dict", "default": [], "options": {
                 "path": {"type": "path", "required": True},
                 "checksum": {"type": "str", "required": True, "no_log": True}}},
+            "writes": {"type": "dict", "options": {
+                "root": {"type": "path"},
+                "directories": {"type": "list", "elements": "dict", "default": [], "options": {
+                    "path": {"type": "str", "required": True}, "mode": {"type": "str"},
+                    "owner": {"type": "str"}, "group": {"type": "str"}}},
+                "files": {"type": "list", "elements": "dict", "default": [], "options": {
+                    "path": {"type": "str", "required": True}, "content": {"type": "str"},
+                    "private_content": {"type": "str", "no_log": True}, "mode": {"type": "str"},
+                    "owner": {"type": "str"}, "group": {"type": "str"}, "validate": {"type": "str"}}},
+                "prune": {"type": "list", "elements": "str", "default": []},
+                "absent": {"type": "list", "elements": "str", "default": []}}},
             "read": {"type": "list", "elements": "path", "default": []},
             "sysctl": {"type": "list", "elements": "str", "default": []},
             "commands": {"type": "list", "elements": "dict", "default": [], "options": {
@@ -253,12 +317,14 @@ def main() -> None:
         futures = {name: pool.submit(run, argv, chdir) for name, (argv, chdir) in jobs.items()}
         results = {name: future.result() for name, future in futures.items()}
     dpkg, units = results.pop("__dpkg", {"stdout": ""}), results.pop("__units", {"stdout": ""})
+    writes = params["writes"]
     module.exit_json(
         changed=False,
         dpkg=dpkg["stdout"],
         units=parse_units(units["stdout"], params["units"]),
         files={path: file_record(path) for path in params["files"]},
         same={item["path"]: same_content(item["path"], item["checksum"]) for item in params["compare"]},
+        pending=pending_writes(**writes) if writes else [],
         contents={path: read_text(path) for path in params["read"]},
         sysctl={key: read_sysctl(key) for key in params["sysctl"]},
         sysctl_writable=os.access("/proc/sys/vm/swappiness", os.W_OK),

@@ -15,6 +15,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.antone.infra.plugins.action.files import with_content
+from ansible_collections.antone.infra.plugins.module_utils import files as U
 from ansible_collections.antone.infra.plugins.modules import files as F
 
 SECRET = "s3cret-value-0123456789"
@@ -121,20 +122,20 @@ def test_bad_input_fails_before_anything_is_written(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("value", "expected"), [("0640", 0o640), ("750", 0o750), (None, None), ("", None)])
 def test_modes_are_octal_strings(value: str | None, expected: int | None) -> None:
-    assert F.parse_mode(value) == expected
+    assert U.parse_mode(value) == expected
 
 
 @pytest.mark.parametrize("value", ["0648", "u=rw", "77777", "-1"])
 def test_other_modes_are_refused(value: str) -> None:
     with pytest.raises(ValueError, match="octal mode"):
-        F.parse_mode(value)
+        U.parse_mode(value)
 
 
 def test_differences_name_each_attribute() -> None:
-    present = F.Present(b"a", stat.S_IFREG | 0o644, 0, 0)
-    assert F.differences(None, b"a", None, None, None) == ["created"]
-    assert F.differences(present, b"a", 0o644, 0, 0) == []
-    assert F.differences(present, b"b", 0o600, 1, 2) == ["content", "mode", "owner", "group"]
+    present = U.Present(b"a", stat.S_IFREG | 0o644, 0, 0)
+    assert U.differences(None, b"a", None, None, None) == ["created"]
+    assert U.differences(present, b"a", 0o644, 0, 0) == []
+    assert U.differences(present, b"b", 0o600, 1, 2) == ["content", "mode", "owner", "group"]
 
 
 def test_src_becomes_content_read_from_the_role() -> None:
