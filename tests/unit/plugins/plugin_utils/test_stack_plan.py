@@ -207,6 +207,13 @@ tcp LISTEN 0 128 *:9000 *:*
 """
 
 
+def test_what_listens_feeds_only_problems_never_the_files() -> None:
+    """The role compares the files of a plan made before the host is read (what listens unknown) with the
+    host, and writes those of the plan made after: they must be the same."""
+    assert plan(listeners=SS)["writes"] == plan(listeners="")["writes"]
+    assert plan(listeners=SS)["files"] == plan(listeners="")["files"]
+
+
 def test_listeners_are_read_from_ss() -> None:
     from ansible_collections.antone.infra.plugins.plugin_utils.stack_plan import parse_listeners
 
