@@ -33,6 +33,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Callable
 
@@ -536,7 +537,14 @@ def mtime(path: str) -> float | None:
 
 
 def collect(config: dict[str, Any], persistence: bool = False, runner: Runner = run) -> list[Row]:
-    """Every check; one that cannot look (Docker down, a file unreadable) fails on its own row."""
+    """Every check; one that cannot look (Docker down, a file unreadable) fails on its own row. The
+    PostgreSQL query (a helper container, the slowest check) runs beside the others."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        settings = pool.submit(read_settings, config, runner) if config["postgres"] else None
+        return collect_rows(config, settings, persistence, runner)
+
+
+def collect_rows(config: dict[str, Any], settings: Future[Any] | None, persistence: bool, runner: Runner) -> list[Row]:
     found: list[list[dict[str, Any]]] = []
     rows = guarded("services", lambda: found.append(inspect_containers(config, runner)) or service_rows(config, found[0]))
     containers = found[0] if found else []
@@ -548,8 +556,8 @@ def collect(config: dict[str, Any], persistence: bool = False, runner: Runner = 
                                      float(config.get("timeout", 10)))
                          if address else (None, f"{check['service']} has no address on the stack's networks"))
         rows.append(http_row(check, status, error, config["project"]))
-    if config["postgres"]:
-        rows += guarded("postgres connection", lambda: postgres_rows(config, *read_settings(config, runner)))
+    if settings is not None:
+        rows += guarded("postgres connection", lambda: postgres_rows(config, *settings.result()))
     if config["volumes"]:
         def volumes() -> list[Row]:
             inspected = runner(["docker", "volume", "inspect", *config["volumes"].values()])
