@@ -538,24 +538,30 @@ def mtime(path: str) -> float | None:
 
 def collect(config: dict[str, Any], persistence: bool = False, runner: Runner = run) -> list[Row]:
     """Every check; one that cannot look (Docker down, a file unreadable) fails on its own row. The
-    PostgreSQL query (a helper container, the slowest check) runs beside the others."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    PostgreSQL query (a helper container, the slowest check) and the HTTP checks run side by side with
+    the others, so a stack of many services is checked in about the time of one."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
         settings = pool.submit(read_settings, config, runner) if config["postgres"] else None
-        return collect_rows(config, settings, persistence, runner)
+        return collect_rows(config, pool, settings, persistence, runner)
 
 
-def collect_rows(config: dict[str, Any], settings: Future[Any] | None, persistence: bool, runner: Runner) -> list[Row]:
+def http_check(config: dict[str, Any], check: dict[str, Any], ips: dict[str, str]) -> Row:
+    """One HTTP check's row, asked of the service's address on the stack's network."""
+    address = ips.get(check["service"])
+    scheme = check.get("scheme", "http")
+    status, error = (http_status(f"{scheme}://{address}:{check['port']}{check['path']}", f"localhost:{check['port']}",
+                                 float(config.get("timeout", 10)))
+                     if address else (None, f"{check['service']} has no address on the stack's networks"))
+    return http_row(check, status, error, config["project"])
+
+
+def collect_rows(config: dict[str, Any], pool: ThreadPoolExecutor, settings: Future[Any] | None, persistence: bool,
+                 runner: Runner) -> list[Row]:
     found: list[list[dict[str, Any]]] = []
     rows = guarded("services", lambda: found.append(inspect_containers(config, runner)) or service_rows(config, found[0]))
     containers = found[0] if found else []
     ips = container_ips(containers, config["network"])
-    for check in config["http"]:
-        address = ips.get(check["service"])
-        scheme = check.get("scheme", "http")
-        status, error = (http_status(f"{scheme}://{address}:{check['port']}{check['path']}", f"localhost:{check['port']}",
-                                     float(config.get("timeout", 10)))
-                         if address else (None, f"{check['service']} has no address on the stack's networks"))
-        rows.append(http_row(check, status, error, config["project"]))
+    rows += list(pool.map(lambda check: http_check(config, check, ips), config["http"]))
     if settings is not None:
         rows += guarded("postgres connection", lambda: postgres_rows(config, *settings.result()))
     if config["volumes"]:

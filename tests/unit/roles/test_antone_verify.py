@@ -300,3 +300,53 @@ def test_the_http_check_asks_as_the_health_check_does(monkeypatch: pytest.Monkey
     check = {"service": "web", "port": 80, "path": "/", "expect": "success"}
     assert V.http_row(check, 302, "", "antone")["status"] == "ok"
     assert V.http_row(check, 404, "", "antone")["status"] == "fail"
+
+
+def test_the_slow_checks_run_side_by_side_and_the_rows_keep_their_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The HTTP checks and the helper container's query are asked at the same time (several in flight
+    at once, counted, not timed), and the rows come back in the configuration's order."""
+    import json as json_module
+    import threading
+    import time as time_module
+
+    lock, flight = threading.Lock(), {"now": 0, "most": 0}
+
+    def in_flight(seconds: float) -> None:
+        with lock:
+            flight["now"] += 1
+            flight["most"] = max(flight["most"], flight["now"])
+        time_module.sleep(seconds)
+        with lock:
+            flight["now"] -= 1
+
+    services = {f"svc-{i:02d}": {"healthcheck": True, "mounts": []} for i in range(20)}
+    config = {**CONFIG, "services": services, "postgres": {**CONFIG["postgres"], "service": "svc-00"},
+              "http": [{"service": name, "port": 3000 + i, "path": "/health", "expect": 200}
+                       for i, name in enumerate(services)],
+              "volumes": {}, "cron": {}, "backup": {}, "files": []}
+    containers = [container(name) for name in services]
+    for i, item in enumerate(containers):
+        item["NetworkSettings"]["Networks"]["antone-network"]["IPAddress"] = f"10.0.0.{i + 2}"
+
+    def runner(argv: list[str], stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        if argv[:2] == ["docker", "run"]:
+            in_flight(0.3)
+            return subprocess.CompletedProcess(argv, 0, "shared_buffers|32768|8kB|256MB\nrandom_page_cost|1.1||1.1\n", "")
+        if argv[:2] == ["docker", "ps"]:
+            return subprocess.CompletedProcess(argv, 0, "\n".join(f"id{i}" for i in range(20)), "")
+        if argv[:2] == ["docker", "inspect"]:
+            return subprocess.CompletedProcess(argv, 0, json_module.dumps(containers), "")
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    def slow_status(url: str, host: str, timeout: float) -> tuple[int | None, str]:
+        in_flight(0.05)
+        return 200, ""
+
+    monkeypatch.setattr(V, "http_status", slow_status)
+    monkeypatch.setattr(V, "postgres_password", lambda pg: "pw")
+    rows = V.collect(config, runner=runner)
+    http_rows = [r["check"] for r in rows if r["check"].startswith("http ")]
+    assert http_rows == [f"http svc-{i:02d}:{3000 + i}/health" for i in range(20)]
+    assert statuses(rows)["postgres settings"] == "ok", rows
+    assert all(statuses(rows)[name] == "ok" for name in http_rows)
+    assert flight["most"] >= 4, flight  # one after the other: never more than 1
