@@ -7,12 +7,14 @@ image) with the sandbox's inventory (tunnel and backups against the stand-ins), 
 1. the fresh converge of site.yml, every role, verify included;
 2. a no-op re-run (changed=0 expected);
 3. a converge with 15 more services (20 in all), then a no-op re-run of that stack.
-Each run's ten slowest tasks are printed (ansible.posix.profile_tasks).
+Each run's ten slowest tasks are printed (ansible.posix.profile_tasks). Each no-op re-run is made
+--repeat times (3 unless told) and its median counts: this VM's CPU speed swings by up to 1.8x over
+tens of seconds, and one run of 20 s can land in either phase.
 
 Targets (issue 17): a no-op re-run, verify included, under 20 s with changed=0 and at most 0.15x the
 fresh converge; 20 services re-run in at most 1.3x the time of 5.
 
-    python3 bench/converge/run.py [--keep]
+    python3 bench/converge/run.py [--keep] [--repeat N]
 
 --keep leaves antone-bench running (docker rm -f antone-bench removes it). Run it alone: it takes
 the machine's cores, and timings beside another run mean nothing.
@@ -24,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -91,6 +94,21 @@ def playbook(inv: Path, *args: str) -> tuple[float, int, str]:
     return seconds, changed, result.stdout
 
 
+def median_run(runs: list[tuple[float, int, str]]) -> tuple[float, int, str]:
+    """The median run by time (the slower middle one of an even count), its changed count the largest of
+    all: a re-run that changed something once did not change nothing."""
+    ordered = sorted(runs, key=lambda run: run[0])
+    middle = ordered[len(ordered) // 2]
+    return statistics.median(run[0] for run in runs), max(run[1] for run in runs), middle[2]
+
+
+def repeated(name: str, runs: list[tuple[float, int, str]]) -> tuple[float, int, str]:
+    """Reports the median of runs, with every run's time."""
+    result = median_run(runs)
+    report(f"{name} (median of {len(runs)}: {', '.join(f'{run[0]:.1f}' for run in runs)} s)", *result)
+    return result
+
+
 def report(name: str, seconds: float, changed: int, output: str) -> None:
     print(f"\n{name}: {seconds:.1f} s, changed={changed}")
     if "re-run" in name and changed:
@@ -102,6 +120,7 @@ def report(name: str, seconds: float, changed: int, output: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="how many times each no-op re-run is made (the median counts)")
     args = parser.parse_args()
     subprocess.run(["docker", "rm", "--force", "--volumes", HOST], capture_output=True, check=False)
     with tempfile.TemporaryDirectory() as temp:
@@ -113,15 +132,14 @@ def main() -> int:
         try:
             fresh = playbook(inv)
             report("fresh converge (Docker installed from Debian's packages)", *fresh)
-            noop = playbook(inv)
-            report("no-op re-run, 5 services", *noop)
+            noop = repeated("no-op re-run, 5 services", [playbook(inv) for _ in range(max(1, args.repeat))])
             big = json.dumps({"stack_services": {
                 **{name: {"healthcheck": {"interval": "5s"}} for name in ("backend-api", "dashboard", "postgres")},
                 **extra_services(15)}, "stack_memory_reserve_mb": 0, "stack_service_memory": "128m"})
             grown = playbook(inv, "-e", big)
             report("converge to 20 services", *grown)
-            noop_big = playbook(inv, "-e", big)
-            report("no-op re-run, 20 services", *noop_big)
+            noop_big = repeated("no-op re-run, 20 services",
+                                [playbook(inv, "-e", big) for _ in range(max(1, args.repeat))])
         finally:
             if not args.keep:
                 subprocess.run(["docker", "rm", "--force", "--volumes", HOST], capture_output=True, check=False)

@@ -40,3 +40,9 @@ def test_the_tasks_a_re_run_changed_are_named() -> None:
     output = "TASK [antone.infra.base : Set the timezone] ***\nok: [h]\n\nTASK [antone.infra.docker : Write x] ***\n" \
              "changed: [h]\n\nRUNNING HANDLER [antone.infra.docker : Restart docker] ***\nchanged: [h]\n"
     assert bench.changed_tasks(output) == ["antone.infra.docker : Write x", "antone.infra.docker : Restart docker"]
+
+
+def test_a_repeated_run_counts_its_median_and_any_change() -> None:
+    runs = [(21.0, 0, "slow"), (15.0, 0, "fast"), (16.0, 1, "middle")]
+    assert bench.median_run(runs) == (16.0, 1, "middle")
+    assert bench.median_run(runs[:2]) == (18.0, 0, "slow")
