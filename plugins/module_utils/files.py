@@ -16,6 +16,23 @@ from dataclasses import dataclass
 from typing import Any
 
 
+def write_argument_spec() -> dict[str, Any]:
+    """The options of an antone.infra.files write: the files module's argument_spec, and host_state's writes."""
+    entry = {"path": {"type": "str", "required": True}, "mode": {"type": "str"}, "owner": {"type": "str"},
+             "group": {"type": "str"}}
+    return {
+        "root": {"type": "path"},
+        "directories": {"type": "list", "elements": "dict", "default": [], "options": dict(entry)},
+        "files": {"type": "list", "elements": "dict", "default": [],
+                  "options": {**entry, "content": {"type": "str"}, "private_content": {"type": "str", "no_log": True},
+                              "validate": {"type": "str"}},
+                  "required_one_of": [("content", "private_content")],
+                  "mutually_exclusive": [("content", "private_content")]},
+        "prune": {"type": "list", "elements": "str", "default": []},
+        "absent": {"type": "list", "elements": "str", "default": []},
+    }
+
+
 @dataclass(frozen=True)
 class Present:
     """What is on disk at a path (content None when it is not a readable regular file)."""

@@ -130,7 +130,8 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.antone.infra.plugins.module_utils.files import (
-    differences, file_content, full, group_id, name_of_group, name_of_user, parse_mode, read_present, unwanted, user_id)
+    differences, file_content, full, group_id, name_of_group, name_of_user, parse_mode, read_present, unwanted, user_id,
+    write_argument_spec)
 
 
 DIFF_LIMIT = 256 * 1024
@@ -182,21 +183,8 @@ def write_atomically(path: str, content: bytes, mode: int, uid: int, gid: int, v
 
 
 def main() -> None:
-    entry = {"path": {"type": "str", "required": True}, "mode": {"type": "str"}, "owner": {"type": "str"},
-             "group": {"type": "str"}}
     module = AnsibleModule(
-        argument_spec={
-            "root": {"type": "path"},
-            "directories": {"type": "list", "elements": "dict", "default": [], "options": dict(entry)},
-            "files": {"type": "list", "elements": "dict", "default": [],
-                      "options": {**entry, "content": {"type": "str"},
-                                  "private_content": {"type": "str", "no_log": True},
-                                  "validate": {"type": "str"}},
-                      "required_one_of": [("content", "private_content")],
-                      "mutually_exclusive": [("content", "private_content")]},
-            "prune": {"type": "list", "elements": "str", "default": []},
-            "absent": {"type": "list", "elements": "str", "default": []},
-        },
+        argument_spec=write_argument_spec(),
         supports_check_mode=True,
     )
     params = module.params

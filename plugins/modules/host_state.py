@@ -189,7 +189,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.antone.infra.plugins.module_utils.files import pending_writes
+from ansible_collections.antone.infra.plugins.module_utils.files import pending_writes, write_argument_spec
 
 DPKG_FORMAT = "${Package} ${Version} ${db:Status-Abbrev}\n"
 UNIT_PROPERTIES = {"Id": "id", "LoadState": "load_state", "ActiveState": "active_state", "SubState": "sub_state",
@@ -286,17 +286,7 @@ def main() -> None:
             "compare": {"type": "list", "elements": "dict", "default": [], "options": {
                 "path": {"type": "path", "required": True},
                 "checksum": {"type": "str", "required": True, "no_log": True}}},
-            "writes": {"type": "dict", "options": {
-                "root": {"type": "path"},
-                "directories": {"type": "list", "elements": "dict", "default": [], "options": {
-                    "path": {"type": "str", "required": True}, "mode": {"type": "str"},
-                    "owner": {"type": "str"}, "group": {"type": "str"}}},
-                "files": {"type": "list", "elements": "dict", "default": [], "options": {
-                    "path": {"type": "str", "required": True}, "content": {"type": "str"},
-                    "private_content": {"type": "str", "no_log": True}, "mode": {"type": "str"},
-                    "owner": {"type": "str"}, "group": {"type": "str"}, "validate": {"type": "str"}}},
-                "prune": {"type": "list", "elements": "str", "default": []},
-                "absent": {"type": "list", "elements": "str", "default": []}}},
+            "writes": {"type": "dict", "options": write_argument_spec()},
             "read": {"type": "list", "elements": "path", "default": []},
             "sysctl": {"type": "list", "elements": "str", "default": []},
             "commands": {"type": "list", "elements": "dict", "default": [], "options": {
