@@ -24,7 +24,7 @@ def port_problems(ports: Any) -> list[str]:
     problems, keys = [], []
     for entry in ports:
         port = entry.get("port") if isinstance(entry, dict) else None
-        proto = (entry.get("proto") or "tcp") if isinstance(entry, dict) else None
+        proto = entry.get("proto", "tcp") if isinstance(entry, dict) else None  # tcp when not said; null is no protocol
         if not (re.match(r"^[0-9]+$", str(port)) and 1 <= int(str(port)) <= 65535 and proto in ("tcp", "udp")):
             problems.append(f"base_firewall_public_ports has a bad entry {entry}: each needs port 1 to 65535 and proto "
                             "tcp or udp, for example {port: 443, proto: tcp}.")

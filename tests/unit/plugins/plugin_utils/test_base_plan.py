@@ -37,6 +37,9 @@ def test_good_inputs_have_no_problem() -> None:
     ({"public_ports": [{"port": 0}]}, "base_firewall_public_ports has a bad entry {'port': 0}"),
     ({"public_ports": [{"port": 70000}]}, "base_firewall_public_ports has a bad entry"),
     ({"public_ports": [{"port": 53, "proto": "icmp"}]}, "proto tcp or udp"),
+    # the firewall's template opens a port whose proto is tcp or not said: a null one would stay closed
+    ({"public_ports": [{"port": 8443, "proto": None}]}, "base_firewall_public_ports has a bad entry"),
+    ({"public_ports": [{"port": 8443, "proto": ""}]}, "base_firewall_public_ports has a bad entry"),
     ({"public_ports": [{"port": "http"}]}, "base_firewall_public_ports has a bad entry"),
     ({"public_ports": ["443"]}, "base_firewall_public_ports has a bad entry 443"),
     ({"public_ports": "443"}, "base_firewall_public_ports must be a list"),
