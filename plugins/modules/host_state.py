@@ -178,10 +178,8 @@ commands:
   sample: {restic: {rc: 0, stdout: "restic 0.17.3 ...", stderr: ""}}
 """
 
-import grp
 import hashlib
 import os
-import pwd
 import stat
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -189,7 +187,8 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.antone.infra.plugins.module_utils.files import pending_writes, write_argument_spec
+from ansible_collections.antone.infra.plugins.module_utils.files import (
+    name_of_group, name_of_user, pending_writes, write_argument_spec)
 
 DPKG_FORMAT = "${Package} ${Version} ${db:Status-Abbrev}\n"
 UNIT_PROPERTIES = {"Id": "id", "LoadState": "load_state", "ActiveState": "active_state", "SubState": "sub_state",
@@ -219,13 +218,6 @@ def sysctl_path(key: str) -> str:
     return "/proc/sys/" + key.replace(".", "/")
 
 
-def name_of(lookup: Any, number: int) -> str:
-    try:
-        return str(lookup(number)[0])
-    except KeyError:
-        return str(number)
-
-
 def file_record(path: str) -> dict[str, Any]:
     """What the host has at path: existence, type, mode, owner, group and, for a regular file, its SHA-1."""
     try:
@@ -235,7 +227,7 @@ def file_record(path: str) -> dict[str, Any]:
     record: dict[str, Any] = {
         "exists": True, "isdir": stat.S_ISDIR(info.st_mode), "islnk": stat.S_ISLNK(info.st_mode),
         "mode": f"{stat.S_IMODE(info.st_mode):04o}", "uid": info.st_uid, "gid": info.st_gid,
-        "owner": name_of(pwd.getpwuid, info.st_uid), "group": name_of(grp.getgrgid, info.st_gid), "size": info.st_size,
+        "owner": name_of_user(info.st_uid), "group": name_of_group(info.st_gid), "size": info.st_size,
     }
     if stat.S_ISLNK(info.st_mode):
         record["lnk_target"] = os.readlink(path)
