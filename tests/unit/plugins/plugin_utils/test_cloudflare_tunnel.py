@@ -1,16 +1,15 @@
 """antone.infra.cloudflare_tunnel against the Cloudflare stand-in (tests/fakes/cloudflare_api.py).
 
-The module runs in-process as Ansible runs it: arguments through patch_module_args, the JSON it prints
-on exit read back, so no_log masking and failures are seen as Ansible would see them."""
+run_tunnel runs as the action plugin runs it (the task's arguments, check mode, diff and no_log), its
+result read back as JSON; the last tests go through ansible-playbook, to see what Ansible prints."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.util
-import io
 import json
 import os
+import ssl
 import subprocess
 import sys
 import threading
@@ -19,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.antone.infra.plugins.module_utils import cloudflare_ingress as ci
-from ansible_collections.antone.infra.plugins.modules import cloudflare_tunnel as ct
+from ansible_collections.antone.infra.plugins.plugin_utils import cloudflare_tunnel as ct
 
 ROOT = Path(__file__).resolve().parents[4]
 SOURCE = ROOT / "tests" / "fakes" / "cloudflare_api.py"
@@ -64,14 +62,10 @@ def args(fake: Any, **extra: Any) -> dict[str, Any]:
 
 def run(module_args: dict[str, Any], check: bool = False, diff: bool = True, no_log: bool = False
         ) -> tuple[dict[str, Any], str]:
-    """(result, printed text) of one run; the result has failed=True when the module failed.
-    no_log is the task's no_log, which Ansible passes to the module as _ansible_no_log."""
-    out = io.StringIO()
-    special = {"_ansible_check_mode": check, "_ansible_diff": diff, "_ansible_no_log": no_log}
-    with patch_module_args({**module_args, **special}), \
-            contextlib.redirect_stdout(out), pytest.raises(SystemExit):
-        ct.main()
-    text = out.getvalue()
+    """(result, its JSON text) of one call; the result has failed=True when the call failed. no_log is the
+    task's no_log."""
+    result = ct.run_tunnel(module_args, check=check, diff=diff, no_log=no_log)
+    text = json.dumps(result)
     return json.loads(text), text
 
 
@@ -323,12 +317,25 @@ def test_connections_are_reported(fake: Any) -> None:
 
 def test_the_fake_refuses_a_duplicate_name_with_1013(fake: Any) -> None:
     fake.add_tunnel("antone")
-    client_args = args(fake)
-    with patch_module_args(client_args), contextlib.redirect_stdout(io.StringIO()):
-        module = ct.AnsibleModule(argument_spec=ct.argument_spec())
-        client = ct.Client(module, fake.url, TOKEN)
-        with pytest.raises(ct.CloudflareError, match="1013 You already have a tunnel with this name"):
-            client.call("POST", ct.account_path(ACCOUNT), body={"name": "antone", "config_src": "cloudflare"})
+    client = ct.Client(fake.url, TOKEN)
+    with pytest.raises(ct.CloudflareError, match="1013 You already have a tunnel with this name"):
+        client.call("POST", ct.account_path(ACCOUNT), body={"name": "antone", "config_src": "cloudflare"})
+
+
+def test_an_api_that_does_not_answer_fails_clearly(fake: Any) -> None:
+    url = fake.url
+    fake_port = url.split(":")[2].split("/")[0]
+    result, text = run(args(fake, api_url=url.replace(f":{fake_port}/", ":1/")))
+    assert result["failed"] and result["msg"].startswith("Cloudflare API GET /zones: ")
+    assert "Connection refused" in result["msg"] and TOKEN not in text
+
+
+def test_unknown_and_mistyped_arguments_are_refused_before_any_request(fake: Any) -> None:
+    result, _ = run(args(fake, colour="blue"))
+    assert result["failed"] and "colour" in result["msg"]
+    result, _ = run(args(fake, ingress="app.example.com"))
+    assert result["failed"] and "ingress" in result["msg"]
+    assert fake.api_requests() == []
 
 
 def test_return_token_needs_a_no_log_task(fake: Any) -> None:
@@ -453,3 +460,10 @@ def test_access_for_a_hostname_without_a_rule_fails_before_any_request(fake: Any
     result, _text = run(args(fake, access=[{"hostname": "admin.example.com", "emails": ["a@example.com"]}]))
     assert result["failed"] and "admin.example.com is not the hostname of an ingress rule" in result["msg"]
     assert fake.api_requests() == []
+
+
+def test_an_https_api_is_reached_with_certificates_verified() -> None:
+    handlers = [h for h in ct.api_opener("https://api.cloudflare.com/client/v4").handlers
+                if h.__class__.__name__ == "HTTPSHandler"]
+    assert handlers and handlers[0]._context.verify_mode == ssl.CERT_REQUIRED
+    assert handlers[0]._context.check_hostname is True
