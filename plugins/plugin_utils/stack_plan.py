@@ -50,7 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "project_group": "root", "network": "antone-network", "networks": {}, "secrets": {}, "secrets_as_files": True,
     "secrets_gid": 0, "postgres_service": "postgres", "postgres_stop_grace_period": "120s", "log_max_size": "10m",
     "log_max_file": 3, "pull": "missing", "wait_timeout": 300, "image_variables": {}, "postgres_tuning": {},
-    "service_memory": "1g", "memory_reserve_mb": 1024, "host_memory_mb": 0, "firewall": {}, "listeners": "",
+    "service_memory": "1g", "memory_reserve_mb": 1024, "host_memory_mb": 0, "firewall": {},
     "deploy": True,
 }
 
@@ -129,25 +129,37 @@ def addresses_clash(a: str, b: str) -> bool:
     return a == b or a in anywhere or b in anywhere
 
 
-def port_problems(services: dict[str, Any], firewall: dict[str, Any], listeners: list[dict[str, Any]]) -> list[str]:
-    """A public port the firewall does not admit (it would be unreachable), and a port another process
-    of the host already holds (compose would fail half way)."""
-    problems = []
+def published_ports(services: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(where, port) for each published port of the enabled services; where names them in a message."""
+    return [(f"stack service {name}: port {port['published']}/{port['protocol']} on {port['host_ip']}", port)
+            for name, spec in enabled_services(services).items()
+            for port in [normalize_port(p) for p in spec.get("ports") or []]]
+
+
+def firewall_problems(services: dict[str, Any], firewall: dict[str, Any]) -> list[str]:
+    """A public port the firewall does not admit: it would be unreachable."""
+    if not firewall.get("firewall_enabled"):
+        return []
     admitted = {(int(p["port"]), str(p.get("proto", "tcp"))) for p in firewall.get("public_ports") or []}
-    for name, spec in enabled_services(services).items():
-        for port in [normalize_port(p) for p in spec.get("ports") or []]:
-            where = f"stack service {name}: port {port['published']}/{port['protocol']} on {port['host_ip']}"
-            public = not ipaddress.ip_address(port["host_ip"]).is_loopback
-            if public and firewall.get("firewall_enabled") and (port["published"], port["protocol"]) not in admitted:
-                problems.append(f"{where} is public, but the firewall does not admit it: add {{port: "
-                                f"{port['published']}, proto: {port['protocol']}}} to base_firewall_public_ports, "
-                                "or publish it on 127.0.0.1 (behind the tunnel or a proxy)")
-            for other in listeners:
-                if (other["port"], other["proto"]) == (port["published"], port["protocol"]) and \
-                        other["process"] not in OWN_LISTENERS and addresses_clash(other["host_ip"], port["host_ip"]):
-                    problems.append(f"{where} is already used on this host by {other['process']} "
-                                    f"({other['host_ip']}:{other['port']}); choose another port or stop that process")
-    return problems
+    return [f"{where} is public, but the firewall does not admit it: add {{port: {port['published']}, proto: "
+            f"{port['protocol']}}} to base_firewall_public_ports, or publish it on 127.0.0.1 (behind the tunnel or a proxy)"
+            for where, port in published_ports(services)
+            if not ipaddress.ip_address(port["host_ip"]).is_loopback
+            and (port["published"], port["protocol"]) not in admitted]
+
+
+def stack_port_conflicts(inputs: dict[str, Any]) -> list[str]:
+    """The ports of the enabled services (inputs: services) that another process of the host already holds
+    (inputs: listeners, as `ss -Htulnp` prints them): compose would fail half way. The one check that needs
+    what listens, so the role plans before it reads the host and checks this after."""
+    if not isinstance(inputs, dict) or not isinstance(inputs.get("services"), dict):
+        raise TypeError("the input must be a mapping with services (the stack's services) and listeners (ss's lines)")
+    listeners = parse_listeners(str(inputs.get("listeners") or ""))
+    return [f"{where} is already used on this host by {other['process']} ({other['host_ip']}:{other['port']}); "
+            "choose another port or stop that process"
+            for where, port in published_ports(plain(inputs["services"])) for other in listeners
+            if (other["port"], other["proto"]) == (port["published"], port["protocol"])
+            and other["process"] not in OWN_LISTENERS and addresses_clash(other["host_ip"], port["host_ip"])]
 
 
 def memory_problems(prod: dict[str, Any], host_mb: int, reserve_mb: int) -> list[str]:
@@ -366,7 +378,7 @@ def stack_plan(inputs: dict[str, Any]) -> dict[str, Any]:
         if not any(p == f"stack service {name}: image is required" for name in named)
     ]
     if not problems:
-        problems = port_problems(services, inputs["firewall"] or {}, parse_listeners(str(inputs["listeners"])))
+        problems = firewall_problems(services, inputs["firewall"] or {})
     if problems:
         return {"problems": problems}
     compose = compose_stack(

@@ -207,13 +207,6 @@ tcp LISTEN 0 128 *:9000 *:*
 """
 
 
-def test_what_listens_feeds_only_problems_never_the_files() -> None:
-    """The role compares the files of a plan made before the host is read (what listens unknown) with the
-    host, and writes those of the plan made after: they must be the same."""
-    assert plan(listeners=SS)["writes"] == plan(listeners="")["writes"]
-    assert plan(listeners=SS)["files"] == plan(listeners="")["files"]
-
-
 def test_listeners_are_read_from_ss() -> None:
     from ansible_collections.antone.infra.plugins.plugin_utils.stack_plan import parse_listeners
 
@@ -230,13 +223,35 @@ def with_api_port(port: Any) -> dict[str, Any]:
     return {**SERVICES, "backend-api": {**SERVICES["backend-api"], "ports": [port]}}
 
 
+def conflicts(services: dict[str, Any], listeners: str = SS) -> list[str]:
+    from ansible_collections.antone.infra.plugins.plugin_utils.stack_plan import stack_port_conflicts
+
+    return stack_port_conflicts({"services": services, "listeners": listeners})
+
+
 def test_a_port_another_process_holds_is_refused_and_our_own_is_not() -> None:
-    assert plan(listeners=SS)["problems"] == []  # 3001 is held by docker-proxy: the stack itself
-    problems = plan(listeners=SS, services=with_api_port({"published": 8080, "target": 3001}))["problems"]
-    assert problems == ["stack service backend-api: port 8080/tcp on 127.0.0.1 is already used on this host by "
-                        "nginx (:::8080); choose another port or stop that process"]
-    assert plan(listeners=SS, services=with_api_port({"published": 68, "target": 68, "protocol": "tcp"}))[
-        "problems"] == []  # 68 is taken for udp only
+    assert conflicts(SERVICES) == []  # 3001 is held by docker-proxy: the stack itself
+    assert conflicts(with_api_port({"published": 8080, "target": 3001})) == [
+        "stack service backend-api: port 8080/tcp on 127.0.0.1 is already used on this host by "
+        "nginx (:::8080); choose another port or stop that process"]
+    assert conflicts(with_api_port({"published": 68, "target": 68, "protocol": "tcp"})) == []  # 68: udp only
+    assert conflicts(with_api_port({"published": 9000, "target": 3001, "host_ip": "127.0.0.2"})) == [
+        "stack service backend-api: port 9000/tcp on 127.0.0.2 is already used on this host by another process "
+        "(0.0.0.0:9000); choose another port or stop that process"]
+    assert conflicts(with_api_port({"published": 8080, "target": 3001}), listeners="") == []
+
+
+def test_a_disabled_service_holds_no_port() -> None:
+    disabled = {**SERVICES, "backend-api": {**SERVICES["backend-api"], "enabled": False,
+                                             "ports": [{"published": 8080, "target": 3001}]}}
+    assert conflicts(disabled) == []
+
+
+def test_port_conflicts_refuse_what_is_not_services() -> None:
+    from ansible_collections.antone.infra.plugins.plugin_utils.stack_plan import stack_port_conflicts
+
+    with pytest.raises(TypeError, match="services"):
+        stack_port_conflicts({"services": [], "listeners": SS})
 
 
 def test_a_public_port_the_firewall_does_not_admit_is_refused() -> None:
