@@ -138,6 +138,8 @@ notes:
   - RV(connections) lists the tunnel's current connections (client id, origin IP, colo); the module does not
     judge them. A caller that expects one connector can fail when a foreign origin IP shows up.
   - Tunnel listings are read with C(per_page=50) until C(result_info.total_pages); DNS listings likewise.
+  - A proxy is taken from the controller's environment (C(https_proxy), C(no_proxy)), as Python's urllib reads
+    it; the task's C(environment) keyword does not reach the call, which runs in the controller's process.
 """
 
 EXAMPLES = r"""

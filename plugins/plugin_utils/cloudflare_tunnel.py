@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import ssl
+from http.client import HTTPException
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -19,6 +21,7 @@ from urllib.error import HTTPError, URLError
 from urllib.request import HTTPSHandler, OpenerDirector, Request, build_opener
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.antone.infra.plugins.module_utils.cloudflare_ingress import (
     access_problems,
@@ -160,6 +163,11 @@ def input_problems(params: dict[str, Any], rules: list[dict[str, Any]]) -> list[
     for key in ("account_id", "api_token", "name"):
         if not params.get(key):
             problems.append(f"{key} is empty")
+    if re.search(r"[\s\x00-\x1f\x7f]", params.get("api_token") or ""):
+        problems.append("api_token holds a space, a line break or another control character (a vault block scalar's "
+                        "last line break?): give the token alone")
+    if not re.match(r"^https?://[^/\s]+", params.get("api_url") or ""):
+        problems.append(f"api_url must be an http(s) URL such as {argument_spec()['api_url']['default']}")
     if params["state"] == "present":
         problems += ingress_problems(rules, params.get("zone"))
         if params["dns"] and ingress_hostnames(rules) and not (params.get("zone") or params.get("zone_id")):
@@ -196,7 +204,7 @@ class Client:
                 status, text = response.status, response.read()
         except HTTPError as error:  # an API error: Cloudflare's envelope is in the body
             status, text = error.code, error.read()
-        except (URLError, OSError) as error:
+        except (URLError, OSError, HTTPException, ValueError) as error:  # no answer, or no HTTP answer
             raise CloudflareError(f"Cloudflare API {method} {path}: {getattr(error, 'reason', error)}") from None
         try:
             envelope = json.loads(text) if text else None
@@ -431,19 +439,32 @@ def argument_spec() -> dict[str, Any]:
     }
 
 
+def masked(text: str, secret: str) -> str:
+    """text with secret, should it hold it, replaced by ********."""
+    return text.replace(secret, "********") if secret else text
+
+
+def argument_errors(args: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """(the validated parameters, what is wrong with the arguments), worded as a module's would be."""
+    validation = ArgumentSpecValidator(argument_spec()).validate(args)
+    errors = [f"Unsupported parameters for (antone.infra.cloudflare_tunnel) module: {error}"
+              if isinstance(error, UnsupportedError) else str(error) for error in validation.errors]
+    return validation.validated_parameters, errors
+
+
 def run_tunnel(args: dict[str, Any], check: bool, diff: bool, no_log: bool) -> dict[str, Any]:
     """The task's result for its arguments: every refusal comes before the first request, and an API
     failure ends it with Cloudflare's codes and messages (failed, msg), never with the API token."""
-    validation = ArgumentSpecValidator(argument_spec()).validate(args)
-    if validation.error_messages:
-        return {"failed": True, "msg": "; ".join(validation.error_messages)}
-    params = validation.validated_parameters
+    token = str(args.get("api_token") or "")
+    params, errors = argument_errors(args)
+    if errors:
+        return {"failed": True, "msg": masked("; ".join(errors), token)}
     rules = normalise_ingress(params["ingress"]) if params["state"] == "present" else []
     problems = input_problems(params, rules)
     if params["return_token"] and not no_log:
         problems.append("return_token=true needs no_log: true on the task, so that the token is never printed")
     if problems:
-        return {"failed": True, "msg": "; ".join(problems)}
+        return {"failed": True, "msg": masked("; ".join(problems), token)}
     client = Client(params["api_url"], params["api_token"])
     try:
         if params["state"] == "present":
@@ -451,7 +472,7 @@ def run_tunnel(args: dict[str, Any], check: bool, diff: bool, no_log: bool) -> d
         else:
             result = ensure_absent(params, check, client)
     except CloudflareError as error:
-        return {"failed": True, "msg": str(error)}
+        return {"failed": True, "msg": masked(str(error), token)}
     if not diff:
         result.pop("diff", None)
     return result

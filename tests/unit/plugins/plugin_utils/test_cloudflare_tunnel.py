@@ -9,6 +9,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import socket
 import ssl
 import subprocess
 import sys
@@ -467,3 +468,40 @@ def test_an_https_api_is_reached_with_certificates_verified() -> None:
                 if h.__class__.__name__ == "HTTPSHandler"]
     assert handlers and handlers[0]._context.verify_mode == ssl.CERT_REQUIRED
     assert handlers[0]._context.check_hostname is True
+
+
+def test_a_token_with_a_line_break_is_refused_before_any_request_and_never_printed(fake: Any) -> None:
+    result, text = run(args(fake, api_token=TOKEN + "\n"))
+    assert result["failed"] and "api_token holds a space, a line break" in result["msg"]
+    assert TOKEN not in text and fake.api_requests() == []
+
+
+def test_an_api_url_without_a_scheme_is_refused(fake: Any) -> None:
+    result, _ = run(args(fake, api_url="api.cloudflare.com/client/v4"))
+    assert result["failed"] and "api_url must be an http(s) URL" in result["msg"]
+
+
+def test_an_answer_that_is_not_http_fails_clearly() -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def answer() -> None:
+        connection, _ = server.accept()
+        connection.recv(65536)
+        connection.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+        connection.close()
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/client/v4"
+    result, text = run({"api_url": url, "api_token": TOKEN, "account_id": ACCOUNT, "name": "antone", "dns": False})
+    thread.join(5)
+    server.close()
+    assert result["failed"] and result["msg"].startswith("Cloudflare API GET /accounts/")
+    assert TOKEN not in text and "Traceback" not in text
+
+
+def test_an_unknown_argument_is_worded_as_a_module_would() -> None:
+    result, _ = run({"api_token": TOKEN, "account_id": ACCOUNT, "name": "antone", "colour": "blue"})
+    assert result["msg"].startswith("Unsupported parameters for (antone.infra.cloudflare_tunnel) module: colour.")
