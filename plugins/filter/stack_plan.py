@@ -73,6 +73,11 @@ _value:
       type: dict
     tuned: {description: Whether postgres_tuning's fact was given., type: bool}
     reload_settings: {description: PostgreSQL settings applied with ALTER SYSTEM and a reload., type: dict}
+    ports:
+      description: >-
+        The enabled services' published ports (published, target, host_ip, protocol, and where: the service
+        and port as a message names them), for antone.infra.stack_port_conflicts.
+      type: list
     publication: {description: The fact C(stack) for later roles., type: dict}
 """
 

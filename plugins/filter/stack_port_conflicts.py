@@ -23,8 +23,8 @@ description:
     (antone.infra.stack_plan) before it reads the host, and checks this after the read.
 options:
   _input:
-    description: services (the stack's services, as stack_plan takes them) and listeners (what
-      C(ss -Htulnp) printed on the host).
+    description: ports (the published ports antone.infra.stack_plan lists, each with where, published,
+      protocol and host_ip) and listeners (what C(ss -Htulnp) printed on the host).
     type: dict
     required: true
 """
@@ -32,7 +32,7 @@ options:
 EXAMPLES = r"""
 - name: Check that no other process holds the stack's ports
   ansible.builtin.assert:
-    that: "{{ {'services': stack_effective_services, 'listeners': ss.stdout} | antone.infra.stack_port_conflicts | length == 0 }}"
+    that: "{{ {'ports': plan.ports, 'listeners': ss.stdout} | antone.infra.stack_port_conflicts | length == 0 }}"
 """
 
 RETURN = r"""

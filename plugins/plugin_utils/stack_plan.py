@@ -149,15 +149,15 @@ def firewall_problems(services: dict[str, Any], firewall: dict[str, Any]) -> lis
 
 
 def stack_port_conflicts(inputs: dict[str, Any]) -> list[str]:
-    """The ports of the enabled services (inputs: services) that another process of the host already holds
-    (inputs: listeners, as `ss -Htulnp` prints them): compose would fail half way. The one check that needs
-    what listens, so the role plans before it reads the host and checks this after."""
-    if not isinstance(inputs, dict) or not isinstance(inputs.get("services"), dict):
-        raise TypeError("the input must be a mapping with services (the stack's services) and listeners (ss's lines)")
+    """The stack's published ports (inputs: ports, as the plan lists them) that another process of the host
+    already holds (inputs: listeners, as `ss -Htulnp` prints them): compose would fail half way. The one
+    check that needs what listens, so the role plans before it reads the host and checks this after."""
+    if not isinstance(inputs, dict) or not isinstance(inputs.get("ports"), list):
+        raise TypeError("the input must be a mapping with ports (the plan's) and listeners (ss's lines)")
     listeners = parse_listeners(str(inputs.get("listeners") or ""))
-    return [f"{where} is already used on this host by {other['process']} ({other['host_ip']}:{other['port']}); "
+    return [f"{port['where']} is already used on this host by {other['process']} ({other['host_ip']}:{other['port']}); "
             "choose another port or stop that process"
-            for where, port in published_ports(plain(inputs["services"])) for other in listeners
+            for port in plain(inputs["ports"]) for other in listeners
             if (other["port"], other["proto"]) == (port["published"], port["protocol"])
             and other["process"] not in OWN_LISTENERS and addresses_clash(other["host_ip"], port["host_ip"])]
 
@@ -408,6 +408,7 @@ def stack_plan(inputs: dict[str, Any]) -> dict[str, Any]:
         "postgres": postgres,
         "tuned": bool(tuning),
         "reload_settings": dict(tuning.get("reload_settings") or {}) if postgres else {},
+        "ports": [dict(port, where=where) for where, port in published_ports(services)],
         "publication": {
             "project": str(inputs["project_name"]),
             "deployed": bool(inputs["deploy"]),

@@ -226,7 +226,7 @@ def with_api_port(port: Any) -> dict[str, Any]:
 def conflicts(services: dict[str, Any], listeners: str = SS) -> list[str]:
     from ansible_collections.antone.infra.plugins.plugin_utils.stack_plan import stack_port_conflicts
 
-    return stack_port_conflicts({"services": services, "listeners": listeners})
+    return stack_port_conflicts({"ports": plan(services=services)["ports"], "listeners": listeners})
 
 
 def test_a_port_another_process_holds_is_refused_and_our_own_is_not() -> None:
@@ -250,8 +250,8 @@ def test_a_disabled_service_holds_no_port() -> None:
 def test_port_conflicts_refuse_what_is_not_services() -> None:
     from ansible_collections.antone.infra.plugins.plugin_utils.stack_plan import stack_port_conflicts
 
-    with pytest.raises(TypeError, match="services"):
-        stack_port_conflicts({"services": [], "listeners": SS})
+    with pytest.raises(TypeError, match="ports"):
+        stack_port_conflicts({"ports": {}, "listeners": SS})
 
 
 def test_a_public_port_the_firewall_does_not_admit_is_refused() -> None:
