@@ -479,6 +479,7 @@ def test_a_token_with_a_line_break_is_refused_before_any_request_and_never_print
 def test_an_api_url_without_a_scheme_is_refused(fake: Any) -> None:
     result, _ = run(args(fake, api_url="api.cloudflare.com/client/v4"))
     assert result["failed"] and "api_url must be an http(s) URL" in result["msg"]
+    assert fake.api_requests() == [] and fake.tunnels == {}
 
 
 def test_an_answer_that_is_not_http_fails_clearly() -> None:
