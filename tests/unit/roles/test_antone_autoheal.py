@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import sys
 from pathlib import Path
 
+from source_loader import load_source  # tests/unit/source_loader.py
+
 SCRIPT = Path(__file__).resolve().parents[3] / "roles" / "stack" / "files" / "antone_autoheal.py"
-spec = importlib.util.spec_from_file_location("antone_autoheal", SCRIPT)
-assert spec and spec.loader
-autoheal = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = autoheal
-spec.loader.exec_module(autoheal)
+autoheal = load_source("antone_autoheal", SCRIPT)
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, 0, tzinfo=dt.timezone.utc)
 

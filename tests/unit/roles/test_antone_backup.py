@@ -4,9 +4,7 @@ which need no PostgreSQL. Molecule's backup scenario runs the whole command agai
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -16,16 +14,13 @@ from typing import Any
 
 import pytest
 
+from source_loader import load_source  # tests/unit/source_loader.py
+
 SCRIPT = Path(__file__).resolve().parents[3] / "roles" / "backup" / "files" / "antone_backup.py"
 
 
 def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("antone_backup", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["antone_backup"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_source("antone_backup", SCRIPT)
 
 
 ab = load()

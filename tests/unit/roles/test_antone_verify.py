@@ -4,10 +4,8 @@ real stack, with faults and drift."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
-import sys
 from datetime import timezone
 from pathlib import Path
 from types import ModuleType
@@ -15,16 +13,13 @@ from typing import Any
 
 import pytest
 
+from source_loader import load_source  # tests/unit/source_loader.py
+
 SCRIPT = Path(__file__).resolve().parents[3] / "roles" / "verify" / "files" / "antone_verify.py"
 
 
 def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("antone_verify", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["antone_verify"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_source("antone_verify", SCRIPT)
 
 
 V = load()

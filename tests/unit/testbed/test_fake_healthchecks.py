@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -13,21 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from source_loader import load_source  # tests/unit/source_loader.py
+
 SOURCE = Path(__file__).resolve().parents[3] / "testbed" / "fakes" / "healthchecks.py"
 KNOWN = "5bf66975-d4c7-4bf5-bcc8-b8d8a82ea278"
 OTHER = "0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
 UNKNOWN = "07c2f548-9850-4b27-af5d-6c9dc157ec02"
 
 
-def load_module():
-    spec = importlib.util.spec_from_file_location("fake_healthchecks", SOURCE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-hc = load_module()
+hc = load_source("fake_healthchecks", SOURCE)
 
 
 class Server:

@@ -6,7 +6,6 @@ result read back as JSON; the last tests go through ansible-playbook, to see wha
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import socket
@@ -23,6 +22,8 @@ import pytest
 from ansible_collections.antone.infra.plugins.module_utils import cloudflare_ingress as ci
 from ansible_collections.antone.infra.plugins.plugin_utils import cloudflare_tunnel as ct
 
+from source_loader import load_source  # tests/unit/source_loader.py
+
 ROOT = Path(__file__).resolve().parents[4]
 SOURCE = ROOT / "tests" / "fakes" / "cloudflare_api.py"
 TOKEN = "cf-test-token-0123456789abcdef"
@@ -30,15 +31,7 @@ ACCOUNT = "0123456789abcdef0123456789abcdef"
 ZONE = "example.com"
 
 
-def load_fake():
-    spec = importlib.util.spec_from_file_location("fake_cloudflare_api", SOURCE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-cf = load_fake()
+cf = load_source("fake_cloudflare_api", SOURCE)
 
 
 @pytest.fixture
